@@ -1,0 +1,93 @@
+/**
+ * @module errors
+ * The one error catalog. Every error Prescient raises or returns carries a stable `code`
+ * (`PRESCIENT_E_…`) that callers, dashboards and tests match on; messages are for humans and
+ * say what to change. Modelled on fastify's `lib/errors.js`.
+ */
+
+export const ERROR_CODES = {
+  /** Configuration from the environment is invalid; the message names the variable. */
+  CONFIG: 'PRESCIENT_E_CONFIG',
+  /** A request body, query or parameter failed validation. */
+  BAD_REQUEST: 'PRESCIENT_E_BAD_REQUEST',
+  /** A request body is not valid JSON. */
+  BAD_JSON: 'PRESCIENT_E_BAD_JSON',
+  /** A request body is larger than the configured limit. */
+  BODY_TOO_LARGE: 'PRESCIENT_E_BODY_TOO_LARGE',
+  /** A request has a content type the route does not accept. */
+  UNSUPPORTED_MEDIA_TYPE: 'PRESCIENT_E_UNSUPPORTED_MEDIA_TYPE',
+  /** No route matches the method and path. */
+  ROUTE_NOT_FOUND: 'PRESCIENT_E_ROUTE_NOT_FOUND',
+  /** The route exists but the target (pool, node, document) is unknown. */
+  NOT_FOUND: 'PRESCIENT_E_NOT_FOUND',
+  /** A dependency (NATS, Redis) is not connected, so the request cannot be served now. */
+  UNAVAILABLE: 'PRESCIENT_E_UNAVAILABLE',
+  /** A trace file could not be read; the message names the line or byte offset. */
+  TRACE_FORMAT: 'PRESCIENT_E_TRACE_FORMAT',
+  /** A snapshot could not be decoded (wrong magic, version or truncated). */
+  SNAPSHOT_FORMAT: 'PRESCIENT_E_SNAPSHOT_FORMAT',
+  /** A command-line invocation is invalid; the message shows the usage. */
+  USAGE: 'PRESCIENT_E_USAGE',
+  /** A bug: something that should not happen. Reported as 500. */
+  INTERNAL: 'PRESCIENT_E_INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** Base class: `code` is stable, `statusCode` is the HTTP status an API would answer with. */
+export class PrescientError extends Error {
+  override readonly name: string = 'PrescientError';
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: unknown;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { statusCode?: number; cause?: unknown; details?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.statusCode = options.statusCode ?? 500;
+    this.details = options.details;
+  }
+}
+
+export class ConfigError extends PrescientError {
+  override readonly name = 'ConfigError';
+  constructor(message: string, details?: unknown) {
+    super(ERROR_CODES.CONFIG, message, { statusCode: 500, details });
+  }
+}
+
+export class NotFoundError extends PrescientError {
+  override readonly name = 'NotFoundError';
+  constructor(message: string) {
+    super(ERROR_CODES.NOT_FOUND, message, { statusCode: 404 });
+  }
+}
+
+export class TraceFormatError extends PrescientError {
+  override readonly name = 'TraceFormatError';
+  constructor(message: string, details?: { line?: number; offset?: number; file?: string }) {
+    super(ERROR_CODES.TRACE_FORMAT, message, { statusCode: 400, details });
+  }
+}
+
+export class SnapshotFormatError extends PrescientError {
+  override readonly name = 'SnapshotFormatError';
+  constructor(message: string) {
+    super(ERROR_CODES.SNAPSHOT_FORMAT, message, { statusCode: 500 });
+  }
+}
+
+export class UsageError extends PrescientError {
+  override readonly name = 'UsageError';
+  constructor(message: string) {
+    super(ERROR_CODES.USAGE, message, { statusCode: 400 });
+  }
+}
+
+export function isPrescientError(err: unknown): err is PrescientError {
+  return err instanceof PrescientError;
+}
