@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: 'PRESCIENT_E_ROUTE_NOT_FOUND',
   /** The route exists but the target (pool, node, document) is unknown. */
   NOT_FOUND: 'PRESCIENT_E_NOT_FOUND',
+  /** Every event of a POST /v1/telemetry batch was rejected; details list why. */
+  TELEMETRY_REJECTED: 'PRESCIENT_E_TELEMETRY_REJECTED',
   /** A dependency (NATS, Redis) is not connected, so the request cannot be served now. */
   UNAVAILABLE: 'PRESCIENT_E_UNAVAILABLE',
   /** A trace file could not be read; the message names the line or byte offset. */

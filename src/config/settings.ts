@@ -20,38 +20,224 @@ interface Entry {
 
 /** Every setting, its environment variable, default and meaning. Order = README order. */
 export const SPEC = {
-  natsUrl: { env: 'NATS_URL', kind: 'url', default: undefined, doc: 'NATS server(s), comma-separated (e.g. nats://127.0.0.1:4222). Unset: embedded in-process bus.' },
-  redisUrl: { env: 'REDIS_URL', kind: 'url', default: undefined, doc: 'Redis for feature snapshots (e.g. redis://127.0.0.1:6379). Unset: in-memory state, nothing survives a restart.' },
-  host: { env: 'HOST', kind: 'string', default: '127.0.0.1', doc: 'Address the REST API listens on (0.0.0.0 to expose it).' },
-  port: { env: 'PORT', kind: 'int', default: '8080', min: 0, max: 65535, doc: 'Port of the REST API (0 = any free port).' },
-  logLevel: { env: 'LOG_LEVEL', kind: 'level', default: 'info', doc: 'fatal, error, warn, info, debug, trace or silent.' },
-  subjectPrefix: { env: 'PRESCIENT_SUBJECT_PREFIX', kind: 'string', default: 'prescient', doc: 'First token of every subject (prescient.telemetry.>, prescient.deadletter.telemetry). Change only to isolate test environments.' },
-  streamName: { env: 'PRESCIENT_STREAM', kind: 'string', default: 'PRESCIENT_TELEMETRY', doc: 'JetStream stream holding telemetry.' },
-  streamMaxAgeSec: { env: 'PRESCIENT_STREAM_MAX_AGE_SEC', kind: 'int', default: '86400', min: 1, doc: 'Telemetry older than this is dropped from the stream (limits retention).' },
-  streamMaxBytes: { env: 'PRESCIENT_STREAM_MAX_BYTES', kind: 'int', default: String(1024 ** 3), min: 1024 * 1024, doc: 'Maximum stream size in bytes; oldest messages go first.' },
-  streamDuplicateWindowSec: { env: 'PRESCIENT_STREAM_DUPLICATE_WINDOW_SEC', kind: 'int', default: '120', min: 1, doc: 'Window in which a repeated Nats-Msg-Id is dropped by the server.' },
-  streamReplicas: { env: 'PRESCIENT_STREAM_REPLICAS', kind: 'int', default: '1', min: 1, max: 5, doc: 'Stream replicas (1 for a single server, 3 in a cluster).' },
-  deadLetterMaxAgeSec: { env: 'PRESCIENT_DEADLETTER_MAX_AGE_SEC', kind: 'int', default: '604800', min: 1, doc: 'How long dead letters are kept in stream PRESCIENT_DEADLETTER.' },
-  consumerName: { env: 'PRESCIENT_CONSUMER', kind: 'string', default: 'prescient-engine', doc: 'Durable pull consumer the engine reads telemetry with.' },
-  consumerAckWaitSec: { env: 'PRESCIENT_CONSUMER_ACK_WAIT_SEC', kind: 'int', default: '120', min: 5, doc: 'Redelivery timeout; must exceed the snapshot interval because acks wait for the checkpoint.' },
-  consumerMaxAckPending: { env: 'PRESCIENT_CONSUMER_MAX_ACK_PENDING', kind: 'int', default: '50000', min: 100, doc: 'Messages applied but not yet checkpointed that the server lets the engine hold.' },
-  fetchBatch: { env: 'PRESCIENT_FETCH_BATCH', kind: 'int', default: '256', min: 1, max: 10000, doc: 'Messages pulled per fetch.' },
-  kvBucket: { env: 'PRESCIENT_KV_BUCKET', kind: 'string', default: 'prescient-policy', doc: 'NATS KV bucket the policies are published to.' },
-  redisPrefix: { env: 'PRESCIENT_REDIS_PREFIX', kind: 'string', default: 'prescient:', doc: 'Prefix of every Redis key the engine writes.' },
-  snapshotIntervalMs: { env: 'PRESCIENT_SNAPSHOT_INTERVAL_MS', kind: 'int', default: '5000', min: 100, doc: 'Feature-store checkpoint to Redis; telemetry is acked after the checkpoint that holds it.' },
-  maxTrackedKeys: { env: 'PRESCIENT_MAX_TRACKED_KEYS', kind: 'int', default: '1000000', min: 16, doc: 'Keys tracked over all nodes; past it a sampled least-frequently-used key is forgotten.' },
-  decayHalfLivesSec: { env: 'PRESCIENT_DECAY_HALF_LIVES_SEC', kind: 'list', default: '60,600,3600', doc: 'Half-lives of the decayed access counters per key (seconds, comma-separated, 1 to 4 of them).' },
-  latencyWindowSec: { env: 'PRESCIENT_LATENCY_WINDOW_SEC', kind: 'int', default: '60', min: 1, doc: 'Window of the per-backend latency percentiles.' },
-  ewmaTauMs: { env: 'PRESCIENT_EWMA_TAU_MS', kind: 'int', default: '10000', min: 1, doc: 'Time constant of the per-backend EWMA and peak-EWMA latency and error rate.' },
-  seriesStepSec: { env: 'PRESCIENT_SERIES_STEP_SEC', kind: 'int', default: '60', min: 1, doc: 'Bucket width of the request-rate series.' },
-  seriesHistorySteps: { env: 'PRESCIENT_SERIES_HISTORY_STEPS', kind: 'int', default: '10080', min: 2, doc: 'Buckets kept per series (10080 × 60 s = one week).' },
-  maxSeries: { env: 'PRESCIENT_MAX_SERIES', kind: 'int', default: '10000', min: 1, doc: 'Series tracked at most; new series past it are counted and dropped.' },
-  maxUnknownFields: { env: 'PRESCIENT_MAX_UNKNOWN_FIELDS', kind: 'int', default: '8', min: 0, doc: 'Unknown fields tolerated per event (ignored); more and the event is rejected.' },
-  maxMessageBytes: { env: 'PRESCIENT_MAX_MESSAGE_BYTES', kind: 'int', default: String(8 * 1024 * 1024), min: 1024, doc: 'Largest telemetry message decoded; larger ones are dead-lettered whole.' },
-  publishIntervalMs: { env: 'PRESCIENT_PUBLISH_INTERVAL_MS', kind: 'int', default: '1000', min: 50, doc: 'How often changed targets get a new policy document.' },
-  policyTtlMs: { env: 'PRESCIENT_POLICY_TTL_MS', kind: 'int', default: '30000', min: 1000, doc: 'ttlMs of published documents; unchanged targets are re-published at half of it.' },
-  victimsPerNode: { env: 'PRESCIENT_VICTIMS_PER_NODE', kind: 'int', default: '100', min: 1, max: 10000, doc: 'Eviction candidates per node in eviction.<node>.' },
-  httpBodyLimitBytes: { env: 'PRESCIENT_HTTP_BODY_LIMIT_BYTES', kind: 'int', default: String(16 * 1024 * 1024), min: 1024, doc: 'Largest POST /v1/telemetry body; other routes take at most 1 MiB.' },
+  natsUrl: {
+    env: 'NATS_URL',
+    kind: 'url',
+    default: undefined,
+    doc: 'NATS server(s), comma-separated (e.g. nats://127.0.0.1:4222). Unset: embedded in-process bus.',
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    kind: 'url',
+    default: undefined,
+    doc: 'Redis for feature snapshots (e.g. redis://127.0.0.1:6379). Unset: in-memory state, nothing survives a restart.',
+  },
+  host: {
+    env: 'HOST',
+    kind: 'string',
+    default: '127.0.0.1',
+    doc: 'Address the REST API listens on (0.0.0.0 to expose it).',
+  },
+  port: {
+    env: 'PORT',
+    kind: 'int',
+    default: '8080',
+    min: 0,
+    max: 65535,
+    doc: 'Port of the REST API (0 = any free port).',
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    kind: 'level',
+    default: 'info',
+    doc: 'fatal, error, warn, info, debug, trace or silent.',
+  },
+  subjectPrefix: {
+    env: 'PRESCIENT_SUBJECT_PREFIX',
+    kind: 'string',
+    default: 'prescient',
+    doc: 'First token of every subject (prescient.telemetry.>, prescient.deadletter.telemetry). Change only to isolate test environments.',
+  },
+  streamName: {
+    env: 'PRESCIENT_STREAM',
+    kind: 'string',
+    default: 'PRESCIENT_TELEMETRY',
+    doc: 'JetStream stream holding telemetry.',
+  },
+  streamMaxAgeSec: {
+    env: 'PRESCIENT_STREAM_MAX_AGE_SEC',
+    kind: 'int',
+    default: '86400',
+    min: 1,
+    doc: 'Telemetry older than this is dropped from the stream (limits retention).',
+  },
+  streamMaxBytes: {
+    env: 'PRESCIENT_STREAM_MAX_BYTES',
+    kind: 'int',
+    default: String(1024 ** 3),
+    min: 1024 * 1024,
+    doc: 'Maximum stream size in bytes; oldest messages go first.',
+  },
+  streamDuplicateWindowSec: {
+    env: 'PRESCIENT_STREAM_DUPLICATE_WINDOW_SEC',
+    kind: 'int',
+    default: '120',
+    min: 1,
+    doc: 'Window in which a repeated Nats-Msg-Id is dropped by the server.',
+  },
+  streamReplicas: {
+    env: 'PRESCIENT_STREAM_REPLICAS',
+    kind: 'int',
+    default: '1',
+    min: 1,
+    max: 5,
+    doc: 'Stream replicas (1 for a single server, 3 in a cluster).',
+  },
+  deadLetterMaxAgeSec: {
+    env: 'PRESCIENT_DEADLETTER_MAX_AGE_SEC',
+    kind: 'int',
+    default: '604800',
+    min: 1,
+    doc: 'How long dead letters are kept in stream PRESCIENT_DEADLETTER.',
+  },
+  consumerName: {
+    env: 'PRESCIENT_CONSUMER',
+    kind: 'string',
+    default: 'prescient-engine',
+    doc: 'Durable pull consumer the engine reads telemetry with.',
+  },
+  consumerAckWaitSec: {
+    env: 'PRESCIENT_CONSUMER_ACK_WAIT_SEC',
+    kind: 'int',
+    default: '120',
+    min: 5,
+    doc: 'Redelivery timeout; must exceed the snapshot interval because acks wait for the checkpoint.',
+  },
+  consumerMaxAckPending: {
+    env: 'PRESCIENT_CONSUMER_MAX_ACK_PENDING',
+    kind: 'int',
+    default: '50000',
+    min: 100,
+    doc: 'Messages applied but not yet checkpointed that the server lets the engine hold.',
+  },
+  fetchBatch: {
+    env: 'PRESCIENT_FETCH_BATCH',
+    kind: 'int',
+    default: '256',
+    min: 1,
+    max: 10000,
+    doc: 'Messages pulled per fetch.',
+  },
+  kvBucket: {
+    env: 'PRESCIENT_KV_BUCKET',
+    kind: 'string',
+    default: 'prescient-policy',
+    doc: 'NATS KV bucket the policies are published to.',
+  },
+  redisPrefix: {
+    env: 'PRESCIENT_REDIS_PREFIX',
+    kind: 'string',
+    default: 'prescient:',
+    doc: 'Prefix of every Redis key the engine writes.',
+  },
+  snapshotIntervalMs: {
+    env: 'PRESCIENT_SNAPSHOT_INTERVAL_MS',
+    kind: 'int',
+    default: '5000',
+    min: 100,
+    doc: 'Feature-store checkpoint to Redis; telemetry is acked after the checkpoint that holds it.',
+  },
+  maxTrackedKeys: {
+    env: 'PRESCIENT_MAX_TRACKED_KEYS',
+    kind: 'int',
+    default: '1000000',
+    min: 16,
+    doc: 'Keys tracked over all nodes; past it a sampled least-frequently-used key is forgotten.',
+  },
+  decayHalfLivesSec: {
+    env: 'PRESCIENT_DECAY_HALF_LIVES_SEC',
+    kind: 'list',
+    default: '60,600,3600',
+    doc: 'Half-lives of the decayed access counters per key (seconds, comma-separated, 1 to 4 of them).',
+  },
+  latencyWindowSec: {
+    env: 'PRESCIENT_LATENCY_WINDOW_SEC',
+    kind: 'int',
+    default: '60',
+    min: 1,
+    doc: 'Window of the per-backend latency percentiles.',
+  },
+  ewmaTauMs: {
+    env: 'PRESCIENT_EWMA_TAU_MS',
+    kind: 'int',
+    default: '10000',
+    min: 1,
+    doc: 'Time constant of the per-backend EWMA and peak-EWMA latency and error rate.',
+  },
+  seriesStepSec: {
+    env: 'PRESCIENT_SERIES_STEP_SEC',
+    kind: 'int',
+    default: '60',
+    min: 1,
+    doc: 'Bucket width of the request-rate series.',
+  },
+  seriesHistorySteps: {
+    env: 'PRESCIENT_SERIES_HISTORY_STEPS',
+    kind: 'int',
+    default: '10080',
+    min: 2,
+    doc: 'Buckets kept per series (10080 × 60 s = one week).',
+  },
+  maxSeries: {
+    env: 'PRESCIENT_MAX_SERIES',
+    kind: 'int',
+    default: '10000',
+    min: 1,
+    doc: 'Series tracked at most; new series past it are counted and dropped.',
+  },
+  maxUnknownFields: {
+    env: 'PRESCIENT_MAX_UNKNOWN_FIELDS',
+    kind: 'int',
+    default: '8',
+    min: 0,
+    doc: 'Unknown fields tolerated per event (ignored); more and the event is rejected.',
+  },
+  maxMessageBytes: {
+    env: 'PRESCIENT_MAX_MESSAGE_BYTES',
+    kind: 'int',
+    default: String(8 * 1024 * 1024),
+    min: 1024,
+    doc: 'Largest telemetry message decoded; larger ones are dead-lettered whole.',
+  },
+  publishIntervalMs: {
+    env: 'PRESCIENT_PUBLISH_INTERVAL_MS',
+    kind: 'int',
+    default: '1000',
+    min: 50,
+    doc: 'How often changed targets get a new policy document.',
+  },
+  policyTtlMs: {
+    env: 'PRESCIENT_POLICY_TTL_MS',
+    kind: 'int',
+    default: '30000',
+    min: 1000,
+    doc: 'ttlMs of published documents; unchanged targets are re-published at half of it.',
+  },
+  victimsPerNode: {
+    env: 'PRESCIENT_VICTIMS_PER_NODE',
+    kind: 'int',
+    default: '100',
+    min: 1,
+    max: 10000,
+    doc: 'Eviction candidates per node in eviction.<node>.',
+  },
+  httpBodyLimitBytes: {
+    env: 'PRESCIENT_HTTP_BODY_LIMIT_BYTES',
+    kind: 'int',
+    default: String(16 * 1024 * 1024),
+    min: 1024,
+    doc: 'Largest POST /v1/telemetry body; other routes take at most 1 MiB.',
+  },
 } as const satisfies Record<string, Entry>;
 
 type Spec = typeof SPEC;
@@ -75,10 +261,13 @@ function parse(name: keyof Spec, entry: Entry, raw: string | undefined): unknown
   const value = raw === undefined || raw.trim() === '' ? entry.default : raw.trim();
   if (value === undefined) return undefined;
   const bad = (why: string): never => {
-    throw new ConfigError(`${entry.env}=${JSON.stringify(value)} is invalid: ${why}. ${entry.doc}`, {
-      setting: name,
-      env: entry.env,
-    });
+    throw new ConfigError(
+      `${entry.env}=${JSON.stringify(value)} is invalid: ${why}. ${entry.doc}`,
+      {
+        setting: name,
+        env: entry.env,
+      },
+    );
   };
   const bounded = (n: number): number => {
     if (entry.min !== undefined && n < entry.min) bad(`must be ≥ ${entry.min}`);
@@ -94,7 +283,9 @@ function parse(name: keyof Spec, entry: Entry, raw: string | undefined): unknown
         try {
           new URL(part.trim());
         } catch {
-          bad(`"${part}" is not a URL (expected e.g. nats://127.0.0.1:4222 or redis://127.0.0.1:6379)`);
+          bad(
+            `"${part}" is not a URL (expected e.g. nats://127.0.0.1:4222 or redis://127.0.0.1:6379)`,
+          );
         }
       }
       return value;
@@ -109,7 +300,11 @@ function parse(name: keyof Spec, entry: Entry, raw: string | undefined): unknown
     }
     case 'list': {
       const items = value.split(',').map((s) => Number(s.trim()));
-      if (items.length < 1 || items.length > 4 || items.some((n) => !Number.isFinite(n) || n <= 0)) {
+      if (
+        items.length < 1 ||
+        items.length > 4 ||
+        items.some((n) => !Number.isFinite(n) || n <= 0)
+      ) {
         bad('must be 1 to 4 positive numbers separated by commas');
       }
       return items;
@@ -145,7 +340,9 @@ export function loadSettings(
 }
 
 /** Names derived from the settings: subjects, streams and Redis keys, in one place. */
-export function names(s: Pick<Settings, 'subjectPrefix' | 'redisPrefix' | 'streamName' | 'kvBucket'>) {
+export function names(
+  s: Pick<Settings, 'subjectPrefix' | 'redisPrefix' | 'streamName' | 'kvBucket'>,
+) {
   return {
     telemetryWildcard: `${s.subjectPrefix}.telemetry.>`,
     accessSubject: (node: string) => `${s.subjectPrefix}.telemetry.access.${node}`,

@@ -24,32 +24,78 @@ export const EVENT_LIMITS = {
 
 export const AccessEventSchema = Type.Object(
   {
-    ts: Type.Number({ minimum: 0, maximum: EVENT_LIMITS.maxTsMs, description: 'Epoch milliseconds.' }),
-    key: Type.String({ minLength: 1, description: `Cache key, at most ${EVENT_LIMITS.maxKeyBytes} UTF-8 bytes.` }),
+    ts: Type.Number({
+      minimum: 0,
+      maximum: EVENT_LIMITS.maxTsMs,
+      description: 'Epoch milliseconds.',
+    }),
+    key: Type.String({
+      minLength: 1,
+      description: `Cache key, at most ${EVENT_LIMITS.maxKeyBytes} UTF-8 bytes.`,
+    }),
     size: Type.Optional(Type.Integer({ minimum: 0, description: 'Object size in bytes.' })),
     hit: Type.Boolean({ description: 'Whether the cache served the request from memory.' }),
-    op: Type.Optional(Type.Union(ACCESS_OPS.map((op) => Type.Literal(op)), { description: 'Default "get".' })),
-    latencyMs: Type.Optional(Type.Number({ minimum: 0, description: 'Time the cache took to answer.' })),
+    op: Type.Optional(
+      Type.Union(
+        ACCESS_OPS.map((op) => Type.Literal(op)),
+        { description: 'Default "get".' },
+      ),
+    ),
+    latencyMs: Type.Optional(
+      Type.Number({ minimum: 0, description: 'Time the cache took to answer.' }),
+    ),
   },
-  { $id: 'AccessEvent', additionalProperties: true, description: 'One cache access, on prescient.telemetry.access.<node>.' },
+  {
+    $id: 'AccessEvent',
+    additionalProperties: true,
+    description: 'One cache access, on prescient.telemetry.access.<node>.',
+  },
 );
 
 export const LatencyEventSchema = Type.Object(
   {
-    ts: Type.Number({ minimum: 0, maximum: EVENT_LIMITS.maxTsMs, description: 'Epoch milliseconds.' }),
-    pool: Type.String({ minLength: 1, description: `Backend pool, at most ${EVENT_LIMITS.maxNameBytes} UTF-8 bytes.` }),
-    backend: Type.String({ minLength: 1, description: `Backend within the pool, at most ${EVENT_LIMITS.maxNameBytes} UTF-8 bytes.` }),
+    ts: Type.Number({
+      minimum: 0,
+      maximum: EVENT_LIMITS.maxTsMs,
+      description: 'Epoch milliseconds.',
+    }),
+    pool: Type.String({
+      minLength: 1,
+      description: `Backend pool, at most ${EVENT_LIMITS.maxNameBytes} UTF-8 bytes.`,
+    }),
+    backend: Type.String({
+      minLength: 1,
+      description: `Backend within the pool, at most ${EVENT_LIMITS.maxNameBytes} UTF-8 bytes.`,
+    }),
     latencyMs: Type.Number({ minimum: 0, description: 'Time to the full response.' }),
-    status: Type.Integer({ minimum: 100, maximum: 599, description: 'HTTP status code (≥ 500 counts as an error).' }),
-    inflight: Type.Optional(Type.Integer({ minimum: 0, description: 'Requests in flight to this backend when it answered.' })),
+    status: Type.Integer({
+      minimum: 100,
+      maximum: 599,
+      description: 'HTTP status code (≥ 500 counts as an error).',
+    }),
+    inflight: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'Requests in flight to this backend when it answered.',
+      }),
+    ),
     bytes: Type.Optional(Type.Integer({ minimum: 0, description: 'Response size in bytes.' })),
   },
-  { $id: 'LatencyEvent', additionalProperties: true, description: 'One proxied request, on prescient.telemetry.latency.<proxy>.' },
+  {
+    $id: 'LatencyEvent',
+    additionalProperties: true,
+    description: 'One proxied request, on prescient.telemetry.latency.<proxy>.',
+  },
 );
 
 /** A message is one event or a batch. */
-export const BatchSchema = <T extends typeof AccessEventSchema | typeof LatencyEventSchema>(item: T) =>
-  Type.Object({ events: Type.Array(item, { maxItems: EVENT_LIMITS.maxBatch }) }, { additionalProperties: false });
+export const BatchSchema = <T extends typeof AccessEventSchema | typeof LatencyEventSchema>(
+  item: T,
+) =>
+  Type.Object(
+    { events: Type.Array(item, { maxItems: EVENT_LIMITS.maxBatch }) },
+    { additionalProperties: false },
+  );
 
 /** The decoded types. `exactOptionalPropertyTypes`: an absent field is absent, never `undefined`. */
 export interface AccessEvent {

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * @module scripts/test
+ * What `npm test` runs: servers, format, lint, types, import cycles, then every vitest project.
+ * Stops at the first failing step with that step's exit code. Extra arguments go to vitest:
+ * `npm test -- test/features` runs only those tests (after the same checks).
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureServices } from './services.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+
+/** Runs a local binary with inherited stdio; resolves to its exit code. */
+function run(name, args) {
+  const result = spawnSync(bin(name), args, { cwd: root, stdio: 'inherit' });
+  if (result.error) {
+    console.error(`${name}: ${result.error.message} (run \`npm ci\` first)`);
+    return 127;
+  }
+  return result.status ?? 1;
+}
+
+const steps = [
+  [
+    'services (NATS with JetStream, Redis)',
+    () =>
+      ensureServices().then(
+        () => 0,
+        () => 1,
+      ),
+  ],
+  ['prettier --check .', () => run('prettier', ['--check', '.'])],
+  ['eslint . --max-warnings 0', () => run('eslint', ['.', '--max-warnings', '0'])],
+  ['tsc -p tsconfig.json --noEmit', () => run('tsc', ['-p', 'tsconfig.json', '--noEmit'])],
+  [
+    'madge --circular src',
+    () => run('madge', ['--circular', '--extensions', 'ts', '--ts-config', 'tsconfig.json', 'src']),
+  ],
+  [
+    `vitest run ${process.argv.slice(2).join(' ')}`.trim(),
+    () => run('vitest', ['run', ...process.argv.slice(2)]),
+  ],
+];
+
+const started = Date.now();
+for (const [index, [title, step]] of steps.entries()) {
+  console.log(`\n=== [${index + 1}/${steps.length}] ${title}`);
+  const t0 = Date.now();
+  const code = await step();
+  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+  if (code !== 0) {
+    console.error(`=== FAILED: ${title} (exit ${code}, ${seconds} s)`);
+    process.exit(code);
+  }
+  console.log(`=== ok: ${title} (${seconds} s)`);
+}
+console.log(
+  `\n=== all ${steps.length} steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);

@@ -1,0 +1,54 @@
+/**
+ * @module cli/main
+ * The `prescient` command: `serve` (what `npm start` runs), `replay` (a trace as access telemetry
+ * over NATS) and `bench <name>` (benchmark commands that print a table, or JSON with --json).
+ */
+import { isPrescientError, UsageError } from '../errors.js';
+
+const USAGE = `usage: prescient <command> [options]
+
+commands:
+  serve                                   run the engine (REST API, NATS/Redis per NATS_URL/REDIS_URL)
+  replay --trace FILE --node N [options]  publish a trace as access telemetry to NATS (NATS_URL)
+  bench ingest --events N [--batch B] [--json]
+                                          publish N synthetic events to NATS, report events/s applied
+                                          and p99 apply latency
+  help                                    this text
+
+run 'prescient <command> --help' for a command's options.`;
+
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).serve,
+  replay: async () => (await import('./replay.js')).replay,
+  bench: async () => (await import('./bench.js')).bench,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`prescient: unknown command "${name}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await (
+      await load()
+    )(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`prescient ${name}: ${err.message}\n`);
+      return 2;
+    }
+    if (isPrescientError(err)) {
+      process.stderr.write(`prescient ${name}: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

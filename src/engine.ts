@@ -1,0 +1,432 @@
+/**
+ * @module engine
+ * The composition root: wires settings to concrete pieces and runs the loop
+ *
+ *   bus (NATS JetStream | in-process) → Ingestor (decode, validate, dead-letter) → FeatureStore
+ *     → PolicyPublisher (victim ranker, weigher) → PolicySink (NATS KV | memory)
+ *   FeatureStore → checkpoint (Redis | none) → ack telemetry up to the checkpointed sequence
+ *
+ * Mode is chosen by the settings alone: NATS_URL set → JetStream; REDIS_URL set → Redis
+ * checkpoints. A configured server that is unreachable is retried with backoff and /readyz
+ * answers 503 meanwhile; the engine never silently falls back to the embedded pieces.
+ */
+import { randomUUID } from 'node:crypto';
+import { names, type Names, type Settings } from './config/settings.js';
+import { PrescientError, ERROR_CODES } from './errors.js';
+import type { Logger } from './log.js';
+import { FeatureStore } from './features/feature-store.js';
+import type { FeatureStoreOptions } from './features/types.js';
+import {
+  checkAccess,
+  checkLatency,
+  decodeEvents,
+  type Decoded,
+  type Rejection,
+} from './telemetry/decode.js';
+import { Ingestor, type DeadLetter, type DeadLetterSink } from './telemetry/ingest.js';
+import type { TelemetryKind } from './telemetry/events.js';
+import type { ConnectionState, InboundMessage, TelemetryBus } from './telemetry/bus.js';
+import { MemoryBus } from './telemetry/memory-bus.js';
+import { NatsBus } from './telemetry/nats-bus.js';
+import { NatsClient } from './clients/nats-client.js';
+import { RedisClient } from './clients/redis-client.js';
+import { NoSnapshotStore, type SnapshotStore } from './state/snapshot-store.js';
+import { RedisSnapshotStore } from './state/redis-snapshot-store.js';
+import { MemoryPolicySink, type PolicySink } from './publish/policy-sink.js';
+import { NatsKvSink } from './publish/nats-kv-sink.js';
+import { PolicyPublisher } from './publish/policy-publisher.js';
+import type { PolicyDocument, PolicyKind } from './publish/document.js';
+import { victimRankers } from './policy/victim-ranker.js';
+import { weighers } from './balance/weigher.js';
+import './policy/lru-victims.js';
+import './balance/inverse-latency-weigher.js';
+import { EngineMetrics } from './metrics.js';
+
+export type EngineState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly state: EngineState;
+  readonly checks: Record<
+    string,
+    { readonly state: ConnectionState | EngineState; readonly detail: string }
+  >;
+}
+
+export interface HttpIngestResult {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly rejections: readonly Rejection[];
+}
+
+export function featureOptions(s: Settings): FeatureStoreOptions {
+  return {
+    maxTrackedKeys: s.maxTrackedKeys,
+    decayHalfLivesSec: s.decayHalfLivesSec,
+    latencyWindowSec: s.latencyWindowSec,
+    ewmaTauMs: s.ewmaTauMs,
+    seriesStepSec: s.seriesStepSec,
+    seriesHistorySteps: s.seriesHistorySteps,
+    maxSeries: s.maxSeries,
+  };
+}
+
+/** Runs `fn` every `ms`, never overlapping itself; errors go to `onError`. */
+function every(
+  ms: number,
+  fn: () => Promise<unknown>,
+  onError: (err: unknown) => void,
+): () => Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const loop = () => {
+    timer = setTimeout(() => {
+      running = fn()
+        .catch(onError)
+        .finally(() => {
+          if (!stopped) loop();
+        });
+    }, ms);
+  };
+  loop();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
+  };
+}
+
+export class Engine {
+  readonly n: Names;
+  readonly metrics = new EngineMetrics();
+  readonly mode: { readonly bus: 'embedded' | 'nats'; readonly state: 'memory' | 'redis' };
+  readonly bus: TelemetryBus;
+  readonly ingestor: Ingestor;
+  private storeValue: FeatureStore;
+  private publisherValue: PolicyPublisher | undefined;
+  private readonly nats: NatsClient | undefined;
+  private readonly redis: RedisClient | undefined;
+  private snapshots: SnapshotStore = new NoSnapshotStore();
+  private stateValue: EngineState = 'created';
+  private failure = '';
+  private started: Promise<void> | undefined;
+  private stopLoops: (() => Promise<void>)[] = [];
+  /** Exactly-once watermark: highest bus sequence applied. */
+  private appliedSeq = 0;
+  private checkpointedSeq = 0;
+  private streamCreated = '';
+  private duplicates = 0;
+  private checkpointFailures = 0;
+  private checkpointing = false;
+  /** Called after each message is applied (benchmarks measure apply latency with it). */
+  onApplied: ((msg: InboundMessage, appliedAtMs: number) => void) | undefined;
+
+  constructor(
+    readonly settings: Settings,
+    readonly log: Logger,
+  ) {
+    this.n = names(settings);
+    this.storeValue = new FeatureStore(featureOptions(settings));
+    if (settings.natsUrl !== undefined) {
+      this.nats = new NatsClient({ url: settings.natsUrl, name: 'prescient-engine', log });
+      this.bus = new NatsBus(this.nats, settings, this.n, log);
+    } else {
+      this.bus = new MemoryBus();
+    }
+    if (settings.redisUrl !== undefined) this.redis = new RedisClient(settings.redisUrl, log);
+    this.mode = { bus: this.bus.kind, state: this.redis ? 'redis' : 'memory' };
+    const deadLetters: DeadLetterSink = {
+      send: (letters: readonly DeadLetter[]) => {
+        for (const l of letters) this.bus.publishDeadLetter(Buffer.from(JSON.stringify(l)));
+      },
+    };
+    const sink = {
+      applyAccess: (node: string, events: Parameters<FeatureStore['applyAccess']>[1]) =>
+        this.storeValue.applyAccess(node, events),
+      applyLatency: (proxy: string, events: Parameters<FeatureStore['applyLatency']>[1]) =>
+        this.storeValue.applyLatency(proxy, events),
+    };
+    this.ingestor = new Ingestor(sink, deadLetters, {
+      subjectPrefix: settings.subjectPrefix,
+      limits: {
+        maxUnknownFields: settings.maxUnknownFields,
+        maxMessageBytes: settings.maxMessageBytes,
+      },
+    });
+    this.metrics.bind({
+      ingestCounters: () => this.ingestor.counters,
+      featureStats: () => this.storeValue.stats(),
+      publishStats: () => this.publisherValue?.stats(),
+      connections: () => this.connections(),
+      checkpoint: () => ({
+        appliedSeq: this.appliedSeq,
+        checkpointedSeq: this.checkpointedSeq,
+        duplicates: this.duplicates,
+        failures: this.checkpointFailures,
+      }),
+    });
+  }
+
+  get store(): FeatureStore {
+    return this.storeValue;
+  }
+  get state(): EngineState {
+    return this.stateValue;
+  }
+
+  /** Starts in the background; resolves when running (or rejects if setup fails for good). */
+  start(): Promise<void> {
+    this.started ??= this.startInner().catch((err: unknown) => {
+      if (this.stateValue === 'stopping' || this.stateValue === 'stopped') return;
+      this.stateValue = 'failed';
+      this.failure = (err as Error).message;
+      this.log.error({ err: (err as Error).message }, 'engine failed to start');
+      throw err;
+    });
+    return this.started;
+  }
+
+  private async startInner(): Promise<void> {
+    this.stateValue = 'starting';
+    let sink: PolicySink = new MemoryPolicySink();
+    if (this.bus instanceof NatsBus) {
+      await this.bus.setup();
+      this.streamCreated = this.bus.streamCreated;
+      sink = await NatsKvSink.open(
+        this.nats!.connection,
+        this.n.kvBucket,
+        this.settings.streamReplicas,
+      );
+    }
+    if (this.redis) {
+      await this.redis.connect();
+      this.snapshots = new RedisSnapshotStore(this.redis.redis, this.n.redisSnapshotKey);
+      await this.restore();
+    }
+    this.publisherValue = new PolicyPublisher(
+      this.storeValue,
+      sink,
+      victimRankers.create('lru', undefined),
+      weighers.create('inverse-latency', undefined),
+      { ttlMs: this.settings.policyTtlMs, victimsPerNode: this.settings.victimsPerNode },
+    );
+    await this.bus.start(this.appliedSeq, (msg) => this.apply(msg));
+    const onError = (what: string) => (err: unknown) =>
+      this.log.warn({ err: (err as Error).message }, `${what} failed; retrying`);
+    this.stopLoops.push(
+      every(this.settings.publishIntervalMs, () => this.publisherValue!.tick(), onError('publish')),
+    );
+    this.stopLoops.push(
+      every(this.settings.snapshotIntervalMs, () => this.checkpoint(), onError('checkpoint')),
+    );
+    this.stateValue = 'running';
+    this.log.info(
+      { bus: this.mode.bus, state: this.mode.state, fromSeq: this.appliedSeq + 1 },
+      'engine running',
+    );
+  }
+
+  private async restore(): Promise<void> {
+    const cp = await this.snapshots.load();
+    if (!cp) {
+      this.log.info('no checkpoint found: starting from empty features');
+      return;
+    }
+    this.storeValue = FeatureStore.restore(cp.snapshot, featureOptions(this.settings));
+    const sameStream = this.mode.bus === 'embedded' || cp.meta.streamCreated === this.streamCreated;
+    this.appliedSeq = sameStream ? cp.meta.appliedSeq : 0;
+    this.checkpointedSeq = this.appliedSeq;
+    if (!sameStream) {
+      this.log.warn(
+        { checkpointStream: cp.meta.streamCreated, stream: this.streamCreated },
+        'telemetry stream was re-created since the checkpoint: reading it from the start',
+      );
+    } else if (this.bus instanceof NatsBus && this.bus.firstSeq > this.appliedSeq + 1) {
+      this.log.warn(
+        { appliedSeq: this.appliedSeq, firstSeq: this.bus.firstSeq },
+        'telemetry expired from the stream before it was applied (raise PRESCIENT_STREAM_MAX_AGE_SEC?)',
+      );
+    }
+    this.log.info(
+      {
+        appliedSeq: this.appliedSeq,
+        keys: this.storeValue.stats().trackedKeys,
+        bytes: cp.meta.bytes,
+      },
+      'features restored from checkpoint',
+    );
+  }
+
+  /** Applies one bus message exactly once. */
+  private apply(msg: InboundMessage): void {
+    if (msg.seq <= this.appliedSeq) {
+      this.duplicates++;
+      return;
+    }
+    this.ingestor.handle(
+      msg.subject,
+      msg.data,
+      msg.msgId === undefined ? { seq: msg.seq } : { seq: msg.seq, msgId: msg.msgId },
+    );
+    this.appliedSeq = msg.seq;
+    const now = Date.now();
+    this.metrics.applyLatency.observe(Math.max(0, now - msg.storedAtMs) / 1000);
+    this.onApplied?.(msg, now);
+  }
+
+  /** Saves the features with the sequence they include, then acks telemetry up to it. */
+  async checkpoint(): Promise<void> {
+    if (this.checkpointing || this.appliedSeq === this.checkpointedSeq) return;
+    this.checkpointing = true;
+    const seq = this.appliedSeq;
+    const end = this.metrics.checkpointSeconds.startTimer();
+    try {
+      if (this.snapshots.kind !== 'memory') {
+        const snapshot = this.storeValue.snapshot();
+        await this.snapshots.save({
+          snapshot,
+          meta: {
+            appliedSeq: seq,
+            streamCreated: this.streamCreated,
+            savedAtMs: Date.now(),
+            bytes: snapshot.byteLength,
+          },
+        });
+      }
+      this.bus.ackThrough(seq);
+      this.checkpointedSeq = seq;
+    } catch (err) {
+      this.checkpointFailures++;
+      throw err;
+    } finally {
+      end();
+      this.checkpointing = false;
+    }
+  }
+
+  /** POST /v1/telemetry: validates, dead-letters the bad events, sends the good ones through the bus. */
+  async ingestHttp(
+    kind: TelemetryKind,
+    source: string,
+    events: readonly unknown[],
+  ): Promise<HttpIngestResult> {
+    const subject =
+      kind === 'access' ? this.n.accessSubject(source) : this.n.latencySubject(source);
+    const decoded: Decoded =
+      kind === 'access'
+        ? decodeEvents('access', source, events, this.settings.maxUnknownFields, checkAccess)
+        : decodeEvents('latency', source, events, this.settings.maxUnknownFields, checkLatency);
+    if (decoded.events.length > 0) {
+      if (this.stateValue !== 'running') {
+        throw new PrescientError(
+          ERROR_CODES.UNAVAILABLE,
+          `engine is ${this.stateValue}; retry when /readyz answers 200`,
+          { statusCode: 503 },
+        );
+      }
+      await this.bus.publish(
+        subject,
+        Buffer.from(JSON.stringify({ events: decoded.events })),
+        randomUUID(),
+      );
+    }
+    if (decoded.rejections.length > 0) this.ingestor.reject(subject, decoded);
+    return {
+      accepted: decoded.events.length,
+      rejected: decoded.rejections.length,
+      rejections: decoded.rejections,
+    };
+  }
+
+  latestPolicy(kind: PolicyKind, target: string): PolicyDocument | undefined {
+    return this.publisherValue?.latest(kind, target);
+  }
+
+  /** Publishes changed targets now (tests and the bench use it instead of waiting a tick). */
+  async publishNow(): Promise<number> {
+    return this.publisherValue ? this.publisherValue.tick() : 0;
+  }
+
+  connections(): Record<string, ConnectionState> {
+    const out: Record<string, ConnectionState> = {};
+    if (this.nats) out['nats'] = this.nats.state;
+    if (this.redis) out['redis'] = this.redis.state;
+    return out;
+  }
+
+  readiness(): Readiness {
+    const checks: Record<string, { state: ConnectionState | EngineState; detail: string }> = {
+      engine: {
+        state: this.stateValue,
+        detail: this.failure || `bus ${this.mode.bus}, state ${this.mode.state}`,
+      },
+    };
+    if (this.nats) checks['nats'] = { state: this.nats.state, detail: this.nats.detail };
+    if (this.redis) checks['redis'] = { state: this.redis.state, detail: this.redis.detail };
+    const ready =
+      this.stateValue === 'running' &&
+      Object.values(this.connections()).every((s) => s === 'connected');
+    return { ready, state: this.stateValue, checks };
+  }
+
+  stats() {
+    return {
+      mode: this.mode,
+      state: this.stateValue,
+      telemetry: {
+        messages: this.ingestor.counters.messages,
+        accepted: { ...this.ingestor.counters.accepted },
+        rejected: { ...this.ingestor.counters.rejected },
+        duplicates: this.duplicates,
+      },
+      checkpoint: {
+        appliedSeq: this.appliedSeq,
+        checkpointedSeq: this.checkpointedSeq,
+        failures: this.checkpointFailures,
+        store: this.snapshots.kind,
+      },
+      features: this.storeValue.stats(),
+      publish: this.publisherValue?.stats() ?? null,
+    };
+  }
+
+  /**
+   * Graceful stop: stop delivery, checkpoint what was applied (so it is acked and not delivered
+   * again), stop the loops, drain NATS, close Redis.
+   */
+  async stop(): Promise<void> {
+    if (this.stateValue === 'stopped' || this.stateValue === 'stopping') return;
+    const wasRunning = this.stateValue === 'running';
+    this.stateValue = 'stopping';
+    await Promise.all(this.stopLoops.map((s) => s()));
+    this.stopLoops = [];
+    if (wasRunning) {
+      await this.bus.stopDelivery();
+      try {
+        await this.checkpoint();
+      } catch (err) {
+        this.log.warn(
+          { err: (err as Error).message },
+          'final checkpoint failed: unacked telemetry will be applied again from the last checkpoint',
+        );
+      }
+    }
+    await this.bus.close();
+    await this.redis?.close();
+    this.stateValue = 'stopped';
+  }
+
+  /**
+   * Test hook: drop every connection without a checkpoint, as `kill -9` would. What was applied
+   * after the last checkpoint is delivered again to the next engine.
+   */
+  async abandon(): Promise<void> {
+    this.stateValue = 'stopping';
+    await Promise.all(this.stopLoops.map((s) => s()));
+    await this.bus.stopDelivery();
+    await this.nats?.connection.close();
+    this.redis?.redis.disconnect();
+    this.stateValue = 'stopped';
+  }
+}

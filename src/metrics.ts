@@ -1,0 +1,170 @@
+/**
+ * @module metrics
+ * Prometheus metrics (prom-client). Counters on the hot path are plain numbers in the
+ * components; they are read here when /metrics is scraped, so ingest pays nothing per event.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { IngestCounters } from './telemetry/ingest.js';
+import type { FeatureStats } from './features/types.js';
+import type { PublishStats } from './publish/policy-publisher.js';
+import type { ConnectionState } from './telemetry/bus.js';
+
+/** What the metrics read at scrape time. */
+export interface MetricsSource {
+  ingestCounters(): IngestCounters;
+  featureStats(): FeatureStats;
+  publishStats(): PublishStats | undefined;
+  connections(): Record<string, ConnectionState>;
+  checkpoint(): {
+    appliedSeq: number;
+    checkpointedSeq: number;
+    duplicates: number;
+    failures: number;
+  };
+}
+
+export class EngineMetrics {
+  readonly registry = new Registry();
+  /** Time from the server storing a telemetry message to the engine applying it. */
+  readonly applyLatency: Histogram;
+  readonly checkpointSeconds: Histogram;
+  private source: MetricsSource | undefined;
+
+  constructor() {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'prescient_process_' });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    new Counter({
+      name: 'prescient_telemetry_events_total',
+      help: 'Telemetry events by kind (access|latency|unknown) and outcome (accepted|rejected).',
+      labelNames: ['kind', 'outcome'],
+      registers: [r],
+      collect() {
+        const c = self.source?.ingestCounters();
+        if (!c) return;
+        this.reset();
+        for (const kind of ['access', 'latency', 'unknown'] as const) {
+          this.inc({ kind, outcome: 'accepted' }, c.accepted[kind]);
+          this.inc({ kind, outcome: 'rejected' }, c.rejected[kind]);
+        }
+      },
+    });
+    new Counter({
+      name: 'prescient_telemetry_rejected_total',
+      help: 'Rejected telemetry events by kind and stable rejection code.',
+      labelNames: ['kind', 'code'],
+      registers: [r],
+      collect() {
+        const c = self.source?.ingestCounters();
+        if (!c) return;
+        this.reset();
+        for (const e of c.rejectedByCode.values())
+          this.inc({ kind: e.kind, code: e.code }, e.count);
+      },
+    });
+    new Counter({
+      name: 'prescient_telemetry_messages_total',
+      help: 'Telemetry messages handled (each holds one event or a batch).',
+      registers: [r],
+      collect() {
+        const c = self.source?.ingestCounters();
+        if (!c) return;
+        this.reset();
+        this.inc(c.messages);
+      },
+    });
+    new Counter({
+      name: 'prescient_telemetry_duplicates_total',
+      help: 'Redelivered telemetry messages skipped because their events were already applied.',
+      registers: [r],
+      collect() {
+        const c = self.source?.checkpoint();
+        if (!c) return;
+        this.reset();
+        this.inc(c.duplicates);
+      },
+    });
+    this.applyLatency = new Histogram({
+      name: 'prescient_telemetry_apply_latency_seconds',
+      help: 'From the bus storing a telemetry message to its events being applied to the features.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [r],
+    });
+    this.checkpointSeconds = new Histogram({
+      name: 'prescient_checkpoint_seconds',
+      help: 'Time to encode and save a feature-store checkpoint.',
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [r],
+    });
+    const gauge = (
+      name: string,
+      help: string,
+      read: (g: Gauge) => void,
+      labelNames: string[] = [],
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [r],
+        collect() {
+          read(this);
+        },
+      });
+    gauge('prescient_features_tracked_keys', 'Keys tracked in the feature store.', (g) =>
+      g.set(self.source?.featureStats().trackedKeys ?? 0),
+    );
+    gauge('prescient_features_max_tracked_keys', 'Configured maximum of tracked keys.', (g) =>
+      g.set(self.source?.featureStats().maxTrackedKeys ?? 0),
+    );
+    gauge(
+      'prescient_features_forgotten_keys',
+      'Keys forgotten because the table was full (since start or restore).',
+      (g) => g.set(self.source?.featureStats().forgottenKeys ?? 0),
+    );
+    gauge('prescient_features_series', 'Request-rate series tracked.', (g) =>
+      g.set(self.source?.featureStats().series ?? 0),
+    );
+    gauge('prescient_checkpoint_applied_seq', 'Last telemetry stream sequence applied.', (g) =>
+      g.set(self.source?.checkpoint().appliedSeq ?? 0),
+    );
+    gauge(
+      'prescient_checkpoint_saved_seq',
+      'Last telemetry stream sequence included in a saved checkpoint (and acked).',
+      (g) => g.set(self.source?.checkpoint().checkpointedSeq ?? 0),
+    );
+    gauge('prescient_checkpoint_failures', 'Checkpoints that failed to save (retried).', (g) =>
+      g.set(self.source?.checkpoint().failures ?? 0),
+    );
+    gauge(
+      'prescient_policy_published',
+      'Policy documents published, by kind.',
+      (g) => {
+        const s = self.source?.publishStats();
+        g.reset();
+        if (s) for (const [kind, n] of Object.entries(s.published)) g.set({ kind }, n);
+      },
+      ['kind'],
+    );
+    gauge(
+      'prescient_policy_publish_failures',
+      'Policy documents that failed to publish (retried next tick).',
+      (g) => g.set(self.source?.publishStats()?.failures ?? 0),
+    );
+    gauge(
+      'prescient_dependency_up',
+      'Whether a dependency (nats, redis) is connected: 1 connected, 0 otherwise.',
+      (g) => {
+        g.reset();
+        for (const [dependency, state] of Object.entries(self.source?.connections() ?? {}))
+          g.set({ dependency }, state === 'connected' ? 1 : 0);
+      },
+      ['dependency'],
+    );
+  }
+
+  bind(source: MetricsSource): void {
+    this.source = source;
+  }
+}

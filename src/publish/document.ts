@@ -1,0 +1,90 @@
+/**
+ * @module publish/document
+ * The versioned policy documents published per target (KV bucket `prescient-policy`, keys
+ * `eviction.<node>` and `weights.<pool>`), and the pure functions that build them from
+ * decisions. Shapes are documented in docs/protocol.md; caches and proxies rely on them.
+ */
+import type { EvictionDecision, ReasonCode, WeightDecision } from '../decisions.js';
+
+export type PolicyKind = 'eviction' | 'weights';
+
+export interface ReasonSummary {
+  readonly code: ReasonCode;
+  /** Entries carrying this reason code. */
+  readonly entries: number;
+  readonly text: string;
+}
+
+export interface PolicyDocument<E = unknown> {
+  readonly kind: PolicyKind;
+  /** Node (eviction) or pool (weights). */
+  readonly target: string;
+  /** Increases by one with every document published for this target, across restarts. */
+  readonly version: number;
+  /** Epoch ms the engine produced the document. */
+  readonly generatedAt: number;
+  /** After generatedAt + ttlMs a client treats the document as stale and falls back. */
+  readonly ttlMs: number;
+  readonly model: { readonly id: string; readonly version: string };
+  readonly entries: readonly E[];
+  readonly reasons: readonly ReasonSummary[];
+}
+
+export interface EvictionEntry extends EvictionDecision {
+  /** 1 = evict first. */
+  readonly rank: number;
+}
+
+export interface WeightEntry extends WeightDecision {
+  /** HAProxy `set server … weight N` value, 0..256, proportional to `weight` (the largest gets 256). */
+  readonly haproxyWeight: number;
+}
+
+export type EvictionDocument = PolicyDocument<EvictionEntry>;
+export type WeightsDocument = PolicyDocument<WeightEntry>;
+
+/** KV key of a target's document. */
+export function policyKey(kind: PolicyKind, target: string): string {
+  return `${kind}.${target}`;
+}
+
+const REASON_TEXT: Record<ReasonCode, string> = {
+  MODEL: 'decided by the learned model',
+  HEURISTIC: 'decided by the heuristic policy (no learned model serves this target yet)',
+  OVERRIDE: 'decided by an operator override',
+  FALLBACK: 'safe default: the intended decider was unavailable',
+};
+
+function summarise(entries: readonly { reason: ReasonCode }[]): ReasonSummary[] {
+  const counts = new Map<ReasonCode, number>();
+  for (const e of entries) counts.set(e.reason, (counts.get(e.reason) ?? 0) + 1);
+  return [...counts].map(([code, n]) => ({ code, entries: n, text: REASON_TEXT[code] }));
+}
+
+interface Header {
+  readonly target: string;
+  readonly version: number;
+  readonly generatedAt: number;
+  readonly ttlMs: number;
+  readonly model: { readonly id: string; readonly version: string };
+}
+
+export function evictionDocument(
+  h: Header,
+  decisions: readonly EvictionDecision[],
+): EvictionDocument {
+  const entries = decisions.map((d, i) => ({ ...d, rank: i + 1 }));
+  return { kind: 'eviction', ...h, entries, reasons: summarise(entries) };
+}
+
+/** HAProxy weights are integers 0..256; the largest share maps to 256, any non-zero share to ≥ 1. */
+export function haproxyWeights(shares: readonly number[]): number[] {
+  const max = Math.max(0, ...shares);
+  return shares.map((w) => (w <= 0 || max <= 0 ? 0 : Math.max(1, Math.round((256 * w) / max))));
+}
+
+export function weightsDocument(h: Header, decisions: readonly WeightDecision[]): WeightsDocument {
+  const hw = haproxyWeights(decisions.map((d) => d.weight));
+  const entries = decisions.map((d, i) => ({ ...d, haproxyWeight: hw[i]! }));
+  return { kind: 'weights', ...h, entries, reasons: summarise(entries) };
+}

@@ -1,0 +1,127 @@
+/**
+ * @module publish/policy-publisher
+ * Turns features into published policy documents. Every tick (PRESCIENT_PUBLISH_INTERVAL_MS) it
+ * publishes a new version for each target whose features changed, and re-publishes unchanged
+ * targets at half their TTL so clients never see a live target go stale. Versions continue from
+ * the last published document after a restart.
+ */
+import type { FeatureStore } from '../features/feature-store.js';
+import type { VictimRanker } from '../policy/victim-ranker.js';
+import type { Weigher } from '../balance/weigher.js';
+import {
+  evictionDocument,
+  policyKey,
+  weightsDocument,
+  type PolicyDocument,
+  type PolicyKind,
+} from './document.js';
+import type { PolicySink } from './policy-sink.js';
+
+export interface PublisherOptions {
+  readonly ttlMs: number;
+  readonly victimsPerNode: number;
+  readonly now?: () => number;
+}
+
+export interface PublishStats {
+  readonly published: Record<PolicyKind, number>;
+  readonly failures: number;
+  readonly lastError: string | undefined;
+  readonly lastTickMs: number;
+}
+
+export class PolicyPublisher {
+  private readonly latestDocs = new Map<string, PolicyDocument>();
+  private readonly dirty = new Set<string>();
+  private readonly published: Record<PolicyKind, number> = { eviction: 0, weights: 0 };
+  private failures = 0;
+  private lastError: string | undefined;
+  private lastTickMs = 0;
+  private readonly now: () => number;
+  /** Listeners told after each successful publication (metrics, later the SSE/dashboard feed). */
+  private readonly listeners: ((doc: PolicyDocument) => void)[] = [];
+
+  constructor(
+    private readonly store: FeatureStore,
+    private readonly sink: PolicySink,
+    private readonly ranker: VictimRanker,
+    private readonly weigher: Weigher,
+    private readonly options: PublisherOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  onPublish(listener: (doc: PolicyDocument) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The last document published for a target (in this process). */
+  latest(kind: PolicyKind, target: string): PolicyDocument | undefined {
+    return this.latestDocs.get(policyKey(kind, target));
+  }
+
+  stats(): PublishStats {
+    return {
+      published: { ...this.published },
+      failures: this.failures,
+      lastError: this.lastError,
+      lastTickMs: this.lastTickMs,
+    };
+  }
+
+  /** Publishes changed and soon-stale targets; returns how many documents were published. */
+  async tick(): Promise<number> {
+    const now = this.now();
+    this.lastTickMs = now;
+    const changed = this.store.drainChanged();
+    for (const node of changed.nodes) this.dirty.add(policyKey('eviction', node));
+    for (const pool of changed.pools) this.dirty.add(policyKey('weights', pool));
+    for (const [key, doc] of this.latestDocs) {
+      if (now - doc.generatedAt >= doc.ttlMs / 2) this.dirty.add(key);
+    }
+    let n = 0;
+    for (const key of [...this.dirty]) {
+      const dot = key.indexOf('.');
+      const kind = key.slice(0, dot) as PolicyKind;
+      const target = key.slice(dot + 1);
+      try {
+        await this.publishTarget(kind, target, now);
+        this.dirty.delete(key);
+        n++;
+      } catch (err) {
+        // Stays dirty: retried next tick. The previous document stays in force until its TTL.
+        this.failures++;
+        this.lastError = `${key}: ${(err as Error).message}`;
+      }
+    }
+    return n;
+  }
+
+  private async nextVersion(key: string): Promise<number> {
+    const known = this.latestDocs.get(key) ?? (await this.sink.get(key));
+    return (known?.version ?? 0) + 1;
+  }
+
+  private async publishTarget(kind: PolicyKind, target: string, now: number): Promise<void> {
+    const key = policyKey(kind, target);
+    const version = await this.nextVersion(key);
+    const header = { target, version, generatedAt: now, ttlMs: this.options.ttlMs };
+    const doc =
+      kind === 'eviction'
+        ? evictionDocument(
+            { ...header, model: this.ranker.model },
+            this.ranker.rank(
+              this.store.lruVictims(target, this.options.victimsPerNode),
+              this.options.victimsPerNode,
+            ),
+          )
+        : weightsDocument(
+            { ...header, model: this.weigher.model },
+            this.weigher.weigh(this.store.poolBackends(target)),
+          );
+    await this.sink.put(key, doc);
+    this.latestDocs.set(key, doc);
+    this.published[kind]++;
+    for (const l of this.listeners) l(doc);
+  }
+}
