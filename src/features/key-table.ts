@@ -463,6 +463,7 @@ export class KeyTable {
       map.set(key, s);
     }
     if (occupied !== this.size) r.fail(`${occupied} occupied slots, ${this.size} expected`);
+    let linked = 0;
     for (let i = 0; i < this.maps.length; i++) {
       if (this.maps[i]!.size !== sizes[i]) r.fail(`node ${i} has duplicate keys`);
       // Walk each LRU list: every link in range, resident, of this node, no cycle.
@@ -475,11 +476,10 @@ export class KeyTable {
         prev = s;
       }
       if (prev !== this.tails[i]) r.fail(`LRU tail of node ${i}`);
+      linked += steps;
     }
     let resident = 0;
     for (let s = 0; s < n; s++) if ((this.flags[s]! & (F_OCCUPIED | F_RESIDENT)) === 3) resident++;
-    let linked = 0;
-    for (let i = 0; i < this.maps.length; i++) for (let s = this.heads[i]!; s !== NIL; s = this.next[s]!) linked++;
     if (linked !== resident) r.fail(`${resident} resident keys but ${linked} in LRU lists`);
     let free = 0;
     for (let s = this.freeHead; s !== NIL; s = this.next[s]!) {

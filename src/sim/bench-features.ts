@@ -86,7 +86,8 @@ export async function benchFeatures(opts: { keys: number; events: number }): Pro
       const key = `user:${id}:profile`;
       batch.push(random() < 0.1 ? { ts: ts++, key, hit: false, op: 'set', size: 512 } : { ts: ts++, key, hit: random() < 0.7 });
     }
-    batches.push(batch);
+    // Through JSON, as the telemetry decoder delivers them: flat key strings, hashes not cached.
+    batches.push(JSON.parse(JSON.stringify(batch)) as AccessEvent[]);
   }
   await new Promise((resolve) => setTimeout(resolve, 0));
   const start = performance.now();
