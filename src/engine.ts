@@ -325,11 +325,7 @@ export class Engine {
           { statusCode: 503 },
         );
       }
-      await this.bus.publish(
-        subject,
-        Buffer.from(JSON.stringify({ events: decoded.events })),
-        randomUUID(),
-      );
+      await this.publishEvents(subject, decoded.events);
     }
     if (decoded.rejections.length > 0) this.ingestor.reject(subject, decoded);
     return {
@@ -337,6 +333,18 @@ export class Engine {
       rejected: decoded.rejections.length,
       rejections: decoded.rejections,
     };
+  }
+
+  /** Publishes events as one message, or several when one would exceed the transport's limit. */
+  private async publishEvents(subject: string, events: readonly unknown[]): Promise<void> {
+    const data = Buffer.from(JSON.stringify({ events }));
+    if (data.byteLength <= this.bus.maxPayloadBytes() || events.length === 1) {
+      await this.bus.publish(subject, data, randomUUID());
+      return;
+    }
+    const half = Math.ceil(events.length / 2);
+    await this.publishEvents(subject, events.slice(0, half));
+    await this.publishEvents(subject, events.slice(half));
   }
 
   latestPolicy(kind: PolicyKind, target: string): PolicyDocument | undefined {

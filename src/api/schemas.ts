@@ -3,7 +3,7 @@
  * TypeBox schemas of the REST API: validated by fastify at the edge, published in /openapi.json.
  */
 import { Type } from '@sinclair/typebox';
-import { EVENT_LIMITS } from '../telemetry/events.js';
+import { EVENT_LIMITS, POOL_PATTERN, SOURCE_PATTERN } from '../telemetry/events.js';
 
 export const ErrorReply = Type.Object(
   {
@@ -17,12 +17,12 @@ export const ErrorReply = Type.Object(
 );
 
 export const NodeName = Type.String({
-  pattern: '^[A-Za-z0-9_\\-=/]+$',
+  pattern: SOURCE_PATTERN,
   minLength: 1,
   maxLength: EVENT_LIMITS.maxNameBytes,
 });
 export const PoolName = Type.String({
-  pattern: '^[A-Za-z0-9_\\-=/]+(\\.[A-Za-z0-9_\\-=/]+)*$',
+  pattern: POOL_PATTERN,
   minLength: 1,
   maxLength: EVENT_LIMITS.maxNameBytes,
 });
@@ -33,7 +33,7 @@ export const TelemetryBody = Type.Object(
       description: 'access (cache events) or latency (proxy observations).',
     }),
     source: Type.String({
-      pattern: '^[A-Za-z0-9_\\-=/]+$',
+      pattern: SOURCE_PATTERN,
       minLength: 1,
       maxLength: EVENT_LIMITS.maxNameBytes,
       description:

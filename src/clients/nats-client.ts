@@ -84,7 +84,8 @@ export class NatsClient {
   private async watch(conn: NatsConnection): Promise<void> {
     for await (const s of conn.status()) {
       const server = typeof s.data === 'string' ? s.data : JSON.stringify(s.data);
-      if (s.type === Events.Disconnect) this.setState('reconnecting', `disconnected from ${server}`);
+      if (s.type === Events.Disconnect)
+        this.setState('reconnecting', `disconnected from ${server}`);
       else if (s.type === Events.Reconnect) this.setState('connected', `reconnected to ${server}`);
       else continue;
       this.options.log.warn({ event: s.type, server }, 'NATS connection state changed');

@@ -231,6 +231,12 @@ export const SPEC = {
     max: 10000,
     doc: 'Eviction candidates per node in eviction.<node>.',
   },
+  tfBackend: {
+    env: 'PRESCIENT_TF_BACKEND',
+    kind: 'string',
+    default: 'auto',
+    doc: 'TensorFlow.js backend: auto (tfjs-node when installed, else wasm), node, wasm or cpu. Read by src/learn/tf.ts.',
+  },
   httpBodyLimitBytes: {
     env: 'PRESCIENT_HTTP_BODY_LIMIT_BYTES',
     kind: 'int',

@@ -7,9 +7,10 @@
  * `tower::load::PeakEwma`: a sample above the current cost replaces it at once (a backend that
  * just got slow is avoided immediately), a lower one pulls it down with the time-based weight
  * `w = 1 - exp(-dt / tau)` (so the cost recovers over ~tau, not over a number of requests).
- * The plain EWMA and the error rate use the same time-based weight. Because the weight depends
- * on the time since the previous sample, a sample with the same timestamp as the previous one
- * (dt = 0) moves neither EWMA; counts, percentiles and the rate still see it.
+ * The plain EWMA and the error rate use the same time-based weight. Samples are taken to be at
+ * least {@link MIN_SAMPLE_SPACING_MS} apart: timestamps have millisecond resolution, and a busy
+ * backend answers many requests in the same millisecond, each of which must still count
+ * (with dt = 0 the pure time-based weight would be 0 and ignore them all).
  *
  * The request rate is an exponentially decayed event rate: each request adds `1 / tau` to a
  * value that decays with time constant tau, which estimates requests per ms over ~tau.
@@ -18,6 +19,9 @@ import { ewmaWeight } from './decay.js';
 import { QuantileSketch, WindowedQuantileSketch } from './quantile-sketch.js';
 import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
 import type { BackendFeatures } from './types.js';
+
+/** Smallest spacing assumed between two samples when weighing them (the timestamp resolution). */
+export const MIN_SAMPLE_SPACING_MS = 1;
 
 /** Shared scratch for percentile queries (queries are rare; adds never allocate). */
 const scratch = new QuantileSketch();
@@ -55,12 +59,13 @@ export class BackendStats {
       this.lastSeenMs = tsMs;
     } else {
       const dt = tsMs - this.lastSeenMs;
-      const w = ewmaWeight(dt, this.tauMs);
-      this.errorRate += w * (isError - this.errorRate);
-      this.ewmaLatencyMs += w * (latencyMs - this.ewmaLatencyMs);
+      const ws = ewmaWeight(Math.max(dt, MIN_SAMPLE_SPACING_MS), this.tauMs);
+      this.errorRate += ws * (isError - this.errorRate);
+      this.ewmaLatencyMs += ws * (latencyMs - this.ewmaLatencyMs);
       if (latencyMs > this.peakEwmaLatencyMs) this.peakEwmaLatencyMs = latencyMs;
-      else this.peakEwmaLatencyMs += w * (latencyMs - this.peakEwmaLatencyMs);
-      this.rate = this.rate * (1 - w) + 1 / this.tauMs;
+      else this.peakEwmaLatencyMs += ws * (latencyMs - this.peakEwmaLatencyMs);
+      // The rate decays with true elapsed time only.
+      this.rate = this.rate * (1 - ewmaWeight(dt, this.tauMs)) + 1 / this.tauMs;
       if (dt > 0) this.lastSeenMs = tsMs;
     }
     this.requests++;
@@ -114,7 +119,13 @@ export class BackendStats {
     const inflight = r.f64();
     const rate = r.f64();
     const lastSeenMs = r.f64();
-    const b = new BackendStats(pool, backend, tauMs, windowMs, WindowedQuantileSketch.readFrom(r, windowMs));
+    const b = new BackendStats(
+      pool,
+      backend,
+      tauMs,
+      windowMs,
+      WindowedQuantileSketch.readFrom(r, windowMs),
+    );
     b.requests = requests;
     b.errors = errors;
     b.errorRate = errorRate;

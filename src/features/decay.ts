@@ -36,7 +36,12 @@ export function decayFactor(ratePerMs: number, dtMs: number): number {
 }
 
 /** `value`, stored as of `fromMs`, decayed to `toMs` (no growth when `toMs < fromMs`). */
-export function decayedValue(value: number, ratePerMs: number, fromMs: number, toMs: number): number {
+export function decayedValue(
+  value: number,
+  ratePerMs: number,
+  fromMs: number,
+  toMs: number,
+): number {
   return value * decayFactor(ratePerMs, toMs - fromMs);
 }
 
@@ -44,7 +49,12 @@ export function decayedValue(value: number, ratePerMs: number, fromMs: number, t
  * The count after one more event at `atMs`, given `value` stored as of `fromMs`:
  * `value · exp(-rate · max(0, atMs - fromMs)) + 1`.
  */
-export function decayedIncrement(value: number, ratePerMs: number, fromMs: number, atMs: number): number {
+export function decayedIncrement(
+  value: number,
+  ratePerMs: number,
+  fromMs: number,
+  atMs: number,
+): number {
   return value * decayFactor(ratePerMs, atMs - fromMs) + 1;
 }
 

@@ -56,7 +56,11 @@ export class FeatureStore {
   constructor(options: FeatureStoreOptions) {
     this.options = options;
     this.table = new KeyTable(options.maxTrackedKeys, options.decayHalfLivesSec, options.seed ?? 1);
-    this.seriesTable = new SeriesTable(options.seriesStepSec * 1000, options.seriesHistorySteps, options.maxSeries);
+    this.seriesTable = new SeriesTable(
+      options.seriesStepSec * 1000,
+      options.seriesHistorySteps,
+      options.maxSeries,
+    );
   }
 
   /** Latest event time seen (epoch ms), 0 before any event. */
@@ -99,7 +103,14 @@ export class FeatureStore {
       const e = events[i]!;
       const ts = e.ts;
       if (ts > clock) clock = ts;
-      const op = e.op === undefined || e.op === 'get' ? OP_GET : e.op === 'set' ? OP_SET : e.op === 'del' ? OP_DEL : OP_EVICT;
+      const op =
+        e.op === undefined || e.op === 'get'
+          ? OP_GET
+          : e.op === 'set'
+            ? OP_SET
+            : e.op === 'del'
+              ? OP_DEL
+              : OP_EVICT;
       if (op !== OP_EVICT) this.seriesTable.add(series, ts);
       table.access(n, e.key, ts, op, e.hit, e.size ?? -1, clock);
     }
@@ -117,7 +128,8 @@ export class FeatureStore {
         entry = undefined;
         this.changedPools.add(e.pool);
       }
-      if (entry?.stats.backend !== e.backend) entry = pool.backends.get(e.backend) ?? this.addBackend(pool, e.backend);
+      if (entry?.stats.backend !== e.backend)
+        entry = pool.backends.get(e.backend) ?? this.addBackend(pool, e.backend);
       if (e.ts > this.clock) this.clock = e.ts;
       entry.stats.record(e.ts, e.latencyMs, e.status, e.inflight ?? -1);
       this.seriesTable.add(pool.series, e.ts);
@@ -243,23 +255,35 @@ export class FeatureStore {
     const h = r.count(8, 4);
     for (let i = 0; i < h; i++) halfLives.push(r.f64());
     const mismatch = (name: string, was: unknown, now: unknown): never => {
-      throw new SnapshotFormatError(`Snapshot was taken with ${name} = ${String(was)} but the store is configured with ${String(now)}; restore with the same ${name} or start empty.`);
+      throw new SnapshotFormatError(
+        `Snapshot was taken with ${name} = ${String(was)} but the store is configured with ${String(now)}; restore with the same ${name} or start empty.`,
+      );
     };
-    if (halfLives.join(',') !== options.decayHalfLivesSec.join(',')) mismatch('decayHalfLivesSec', halfLives, options.decayHalfLivesSec);
+    if (halfLives.join(',') !== options.decayHalfLivesSec.join(','))
+      mismatch('decayHalfLivesSec', halfLives, options.decayHalfLivesSec);
     const windowSec = r.f64();
-    if (windowSec !== options.latencyWindowSec) mismatch('latencyWindowSec', windowSec, options.latencyWindowSec);
+    if (windowSec !== options.latencyWindowSec)
+      mismatch('latencyWindowSec', windowSec, options.latencyWindowSec);
     const tau = r.f64();
     if (tau !== options.ewmaTauMs) mismatch('ewmaTauMs', tau, options.ewmaTauMs);
     const stepSec = r.f64();
-    if (stepSec !== options.seriesStepSec) mismatch('seriesStepSec', stepSec, options.seriesStepSec);
+    if (stepSec !== options.seriesStepSec)
+      mismatch('seriesStepSec', stepSec, options.seriesStepSec);
     const steps = r.u32();
-    if (steps !== options.seriesHistorySteps) mismatch('seriesHistorySteps', steps, options.seriesHistorySteps);
+    if (steps !== options.seriesHistorySteps)
+      mismatch('seriesHistorySteps', steps, options.seriesHistorySteps);
     store.clock = r.f64();
 
     const nodeCount = r.count(4);
     const nodeNames: string[] = [];
     for (let i = 0; i < nodeCount; i++) nodeNames.push(r.string());
-    const table = KeyTable.readFrom(r, options.maxTrackedKeys, options.decayHalfLivesSec, options.seed ?? 1, nodeCount);
+    const table = KeyTable.readFrom(
+      r,
+      options.maxTrackedKeys,
+      options.decayHalfLivesSec,
+      options.seed ?? 1,
+      nodeCount,
+    );
     store.table = table;
 
     const pools: { name: string; backends: BackendStats[] }[] = [];
@@ -268,10 +292,18 @@ export class FeatureStore {
       const name = r.string();
       const n = r.count(8);
       const backends: BackendStats[] = [];
-      for (let j = 0; j < n; j++) backends.push(BackendStats.readFrom(r, name, options.ewmaTauMs, options.latencyWindowSec * 1000));
+      for (let j = 0; j < n; j++)
+        backends.push(
+          BackendStats.readFrom(r, name, options.ewmaTauMs, options.latencyWindowSec * 1000),
+        );
       pools.push({ name, backends });
     }
-    const seriesTable = SeriesTable.readFrom(r, options.seriesStepSec * 1000, options.seriesHistorySteps, options.maxSeries);
+    const seriesTable = SeriesTable.readFrom(
+      r,
+      options.seriesStepSec * 1000,
+      options.seriesHistorySteps,
+      options.maxSeries,
+    );
     store.seriesTable = seriesTable;
     r.done();
 
@@ -285,9 +317,16 @@ export class FeatureStore {
     }
     for (const p of pools) {
       if (store.poolMap.has(p.name)) r.fail(`pool ${p.name} twice`);
-      const entry: PoolEntry = { name: p.name, series: seriesTable.get(`pool.${p.name}`) ?? null, backends: new Map() };
+      const entry: PoolEntry = {
+        name: p.name,
+        series: seriesTable.get(`pool.${p.name}`) ?? null,
+        backends: new Map(),
+      };
       for (const stats of p.backends) {
-        entry.backends.set(stats.backend, { stats, series: seriesTable.get(`backend.${p.name}.${stats.backend}`) ?? null });
+        entry.backends.set(stats.backend, {
+          stats,
+          series: seriesTable.get(`backend.${p.name}.${stats.backend}`) ?? null,
+        });
       }
       if (entry.backends.size !== p.backends.length) r.fail(`pool ${p.name} has a backend twice`);
       store.backendCount += entry.backends.size;

@@ -101,7 +101,8 @@ export class KeyTable {
     this.h = halfLivesSec.length;
     this.rates = Float64Array.from(halfLivesSec, decayRatePerMs);
     let longest = 0;
-    for (let i = 1; i < this.h; i++) if ((halfLivesSec[i] ?? 0) > (halfLivesSec[longest] ?? 0)) longest = i;
+    for (let i = 1; i < this.h; i++)
+      if ((halfLivesSec[i] ?? 0) > (halfLivesSec[longest] ?? 0)) longest = i;
     this.longest = longest;
     this.rng = seed >>> 0;
     this.grow(Math.min(maxKeys, INITIAL_CAPACITY));
@@ -170,7 +171,15 @@ export class KeyTable {
    * Applies one event. `clockMs` is the store clock (for ranking keys to forget); `sizeBytes` is
    * -1 when the event has none. Returns nothing and never throws: this is the hot path.
    */
-  access(node: number, key: string, tsMs: number, op: number, hit: boolean, sizeBytes: number, clockMs: number): void {
+  access(
+    node: number,
+    key: string,
+    tsMs: number,
+    op: number,
+    hit: boolean,
+    sizeBytes: number,
+    clockMs: number,
+  ): void {
     const map = this.maps[node]!;
     let slot = map.get(key);
     if (slot === undefined) {
@@ -231,11 +240,19 @@ export class KeyTable {
     const count = (fl >> GAP_COUNT_SHIFT) & 7;
     this.gaps[slot * GAP_SLOTS + pos] = dt > 0 ? dt : 0;
     this.flags[slot] =
-      (fl & 3) | (((pos + 1) & 3) << GAP_POS_SHIFT) | ((count < GAP_SLOTS ? count + 1 : GAP_SLOTS) << GAP_COUNT_SHIFT);
+      (fl & 3) |
+      (((pos + 1) & 3) << GAP_POS_SHIFT) |
+      ((count < GAP_SLOTS ? count + 1 : GAP_SLOTS) << GAP_COUNT_SHIFT);
     this.accesses[slot]!++;
   }
 
-  private insert(node: number, map: Map<string, number>, key: string, tsMs: number, clockMs: number): number {
+  private insert(
+    node: number,
+    map: Map<string, number>,
+    key: string,
+    tsMs: number,
+    clockMs: number,
+  ): number {
     if (this.size >= this.maxKeys) this.forgetOne(clockMs);
     let slot: number;
     if (this.freeHead !== NIL) {
@@ -278,7 +295,8 @@ export class KeyTable {
     let victim = NIL;
     if (this.size <= FORGET_SAMPLES) {
       for (let s = 0; s < this.highWater; s++) {
-        if (this.flags[s]! & F_OCCUPIED && (victim === NIL || this.better(s, victim, clockMs))) victim = s;
+        if (this.flags[s]! & F_OCCUPIED && (victim === NIL || this.better(s, victim, clockMs)))
+          victim = s;
       }
     } else {
       for (let i = 0; i < FORGET_SAMPLES; i++) {
@@ -406,7 +424,13 @@ export class KeyTable {
   }
 
   /** Reads what {@link writeTo} wrote and checks the structure (maps, links, free list). */
-  static readFrom(r: SnapshotReader, maxKeys: number, halfLivesSec: readonly number[], seed: number, nodeCount: number): KeyTable {
+  static readFrom(
+    r: SnapshotReader,
+    maxKeys: number,
+    halfLivesSec: readonly number[],
+    seed: number,
+    nodeCount: number,
+  ): KeyTable {
     const t = new KeyTable(maxKeys, halfLivesSec, seed);
     const nodes = r.u32();
     if (nodes !== nodeCount) r.fail(`key table has ${nodes} nodes, the store ${nodeCount}`);
@@ -420,7 +444,9 @@ export class KeyTable {
     const n = r.count(1);
     const size = r.u32();
     if (size > maxKeys) {
-      r.fail(`it tracks ${size} keys, more than maxTrackedKeys ${maxKeys}; restore with maxTrackedKeys ≥ ${size}`);
+      r.fail(
+        `it tracks ${size} keys, more than maxTrackedKeys ${maxKeys}; restore with maxTrackedKeys ≥ ${size}`,
+      );
     }
     if (n > maxKeys) r.fail(`it uses ${n} slots, more than maxTrackedKeys ${maxKeys}`);
     t.freeHead = r.i32();
@@ -470,7 +496,14 @@ export class KeyTable {
       let prev = NIL;
       let steps = 0;
       for (let s = this.heads[i]!; s !== NIL; s = this.next[s]!) {
-        if (s < 0 || s >= n || (this.flags[s]! & (F_OCCUPIED | F_RESIDENT)) !== 3 || this.nodeOf[s] !== i || this.prev[s] !== prev || ++steps > n) {
+        if (
+          s < 0 ||
+          s >= n ||
+          (this.flags[s]! & (F_OCCUPIED | F_RESIDENT)) !== 3 ||
+          this.nodeOf[s] !== i ||
+          this.prev[s] !== prev ||
+          ++steps > n
+        ) {
           r.fail(`LRU list of node ${i} is broken at slot ${s}`);
         }
         prev = s;
@@ -483,7 +516,8 @@ export class KeyTable {
     if (linked !== resident) r.fail(`${resident} resident keys but ${linked} in LRU lists`);
     let free = 0;
     for (let s = this.freeHead; s !== NIL; s = this.next[s]!) {
-      if (s < 0 || s >= n || this.flags[s]! & F_OCCUPIED || ++free > n) r.fail(`free list broken at slot ${s}`);
+      if (s < 0 || s >= n || this.flags[s]! & F_OCCUPIED || ++free > n)
+        r.fail(`free list broken at slot ${s}`);
     }
     if (free + occupied !== n) r.fail('free list does not cover the unused slots');
   }

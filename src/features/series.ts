@@ -111,7 +111,8 @@ export class RateSeries {
     const head = r.f64();
     if (head < 0) return new RateSeries(id, stepMs, steps);
     const span = r.count(4, steps);
-    if (!(Number.isInteger(first) && head - first + 1 === span && first >= 0)) r.fail(`series ${id} bounds`);
+    if (!(Number.isInteger(first) && head - first + 1 === span && first >= 0))
+      r.fail(`series ${id} bounds`);
     let cap = Math.min(steps, INITIAL_BUCKETS);
     while (cap < span) cap = Math.min(steps, cap * 2);
     const s = new RateSeries(id, stepMs, steps, cap);
@@ -175,12 +176,20 @@ export class SeriesTable {
     for (const s of this.byId.values()) s.writeTo(w);
   }
 
-  static readFrom(r: SnapshotReader, stepMs: number, steps: number, maxSeries: number): SeriesTable {
+  static readFrom(
+    r: SnapshotReader,
+    stepMs: number,
+    steps: number,
+    maxSeries: number,
+  ): SeriesTable {
     const t = new SeriesTable(stepMs, steps, maxSeries);
     t.droppedSeries = r.f64();
     t.droppedEvents = r.f64();
     const n = r.count(20);
-    if (n > maxSeries) r.fail(`it holds ${n} series, more than maxSeries ${maxSeries}; restore with maxSeries ≥ ${n}`);
+    if (n > maxSeries)
+      r.fail(
+        `it holds ${n} series, more than maxSeries ${maxSeries}; restore with maxSeries ≥ ${n}`,
+      );
     for (let i = 0; i < n; i++) {
       const s = RateSeries.readFrom(r, stepMs, steps);
       t.byId.set(s.id, s);

@@ -146,7 +146,8 @@ export class SnapshotWriter {
       this.pos += bytes;
       return;
     }
-    for (let i = 0; i < count; i++) writeElement(this.view, this.pos + i * col.BYTES_PER_ELEMENT, col, i);
+    for (let i = 0; i < count; i++)
+      writeElement(this.view, this.pos + i * col.BYTES_PER_ELEMENT, col, i);
     this.pos += bytes;
   }
 
@@ -159,7 +160,9 @@ export class SnapshotWriter {
     view.setUint32(8, this.pos - HEADER_BYTES, true);
     view.setUint32(12, checksum(this.buf.subarray(HEADER_BYTES, this.pos)), true);
     // Hand out the buffer itself unless most of it is slack from the last doubling.
-    return this.pos * 4 >= this.buf.length * 3 ? this.buf.subarray(0, this.pos) : this.buf.slice(0, this.pos);
+    return this.pos * 4 >= this.buf.length * 3
+      ? this.buf.subarray(0, this.pos)
+      : this.buf.slice(0, this.pos);
   }
 }
 
@@ -188,24 +191,34 @@ export class SnapshotReader {
   /** Checks magic, version, length and CRC, then positions at the start of the body. */
   constructor(bytes: Uint8Array) {
     if (bytes.length < HEADER_BYTES) {
-      throw new SnapshotFormatError(`Snapshot is ${bytes.length} bytes, shorter than its ${HEADER_BYTES}-byte header; it is truncated or not a snapshot.`);
+      throw new SnapshotFormatError(
+        `Snapshot is ${bytes.length} bytes, shorter than its ${HEADER_BYTES}-byte header; it is truncated or not a snapshot.`,
+      );
     }
     this.buf = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (this.view.getUint32(0, true) !== SNAPSHOT_MAGIC) {
-      throw new SnapshotFormatError('Not a feature-store snapshot (wrong magic); pass the bytes FeatureStore.snapshot() produced.');
+      throw new SnapshotFormatError(
+        'Not a feature-store snapshot (wrong magic); pass the bytes FeatureStore.snapshot() produced.',
+      );
     }
     const version = this.view.getUint16(4, true);
     if (version !== SNAPSHOT_VERSION) {
-      throw new SnapshotFormatError(`Snapshot format version ${version} is not supported (this build reads version ${SNAPSHOT_VERSION}); rebuild the snapshot.`);
+      throw new SnapshotFormatError(
+        `Snapshot format version ${version} is not supported (this build reads version ${SNAPSHOT_VERSION}); rebuild the snapshot.`,
+      );
     }
     const bodyLength = this.view.getUint32(8, true);
     if (HEADER_BYTES + bodyLength !== bytes.length) {
-      throw new SnapshotFormatError(`Snapshot body should be ${bodyLength} bytes but ${bytes.length - HEADER_BYTES} are present; it is truncated or padded.`);
+      throw new SnapshotFormatError(
+        `Snapshot body should be ${bodyLength} bytes but ${bytes.length - HEADER_BYTES} are present; it is truncated or padded.`,
+      );
     }
     const body = bytes.subarray(HEADER_BYTES);
     if (checksum(body) !== this.view.getUint32(12, true)) {
-      throw new SnapshotFormatError('Snapshot checksum mismatch; the bytes were corrupted after they were written.');
+      throw new SnapshotFormatError(
+        'Snapshot checksum mismatch; the bytes were corrupted after they were written.',
+      );
     }
     this.pos = HEADER_BYTES;
     this.end = bytes.length;
@@ -217,7 +230,9 @@ export class SnapshotReader {
 
   private need(n: number): void {
     if (n < 0 || this.pos + n > this.end) {
-      throw new SnapshotFormatError(`Snapshot ends early: ${n} more bytes needed at offset ${this.pos}.`);
+      throw new SnapshotFormatError(
+        `Snapshot ends early: ${n} more bytes needed at offset ${this.pos}.`,
+      );
     }
   }
 
@@ -258,7 +273,9 @@ export class SnapshotReader {
   count(bytesEach: number, max = Number.MAX_SAFE_INTEGER): number {
     const n = this.u32();
     if (n > max || n * bytesEach > this.remaining) {
-      throw new SnapshotFormatError(`Snapshot holds an impossible count ${n} at offset ${this.pos - 4}.`);
+      throw new SnapshotFormatError(
+        `Snapshot holds an impossible count ${n} at offset ${this.pos - 4}.`,
+      );
     }
     return n;
   }
@@ -274,7 +291,9 @@ export class SnapshotReader {
     try {
       return utf8Decoder.decode(this.buf.subarray(at, at + n));
     } catch (cause) {
-      throw new SnapshotFormatError(`Snapshot holds invalid UTF-8 at offset ${at}: ${String(cause)}.`);
+      throw new SnapshotFormatError(
+        `Snapshot holds invalid UTF-8 at offset ${at}: ${String(cause)}.`,
+      );
     }
   }
 
@@ -316,9 +335,12 @@ export class SnapshotReader {
     this.need(bytes);
     if (LITTLE_ENDIAN_HOST || col.BYTES_PER_ELEMENT === 1) {
       // Copy through a byte view: the source offset need not be aligned for the element type.
-      new Uint8Array(col.buffer, col.byteOffset, bytes).set(this.buf.subarray(this.pos, this.pos + bytes));
+      new Uint8Array(col.buffer, col.byteOffset, bytes).set(
+        this.buf.subarray(this.pos, this.pos + bytes),
+      );
     } else {
-      for (let i = 0; i < count; i++) readElement(this.view, this.pos + i * col.BYTES_PER_ELEMENT, col, i);
+      for (let i = 0; i < count; i++)
+        readElement(this.view, this.pos + i * col.BYTES_PER_ELEMENT, col, i);
     }
     this.pos += bytes;
   }
@@ -326,7 +348,9 @@ export class SnapshotReader {
   /** Throws unless every byte was consumed (trailing garbage means a different writer). */
   done(): void {
     if (this.pos !== this.end) {
-      throw new SnapshotFormatError(`Snapshot has ${this.end - this.pos} unexpected trailing bytes.`);
+      throw new SnapshotFormatError(
+        `Snapshot has ${this.end - this.pos} unexpected trailing bytes.`,
+      );
     }
   }
 

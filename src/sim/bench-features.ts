@@ -58,7 +58,10 @@ export function benchOptions(keys: number): FeatureStoreOptions {
   };
 }
 
-export async function benchFeatures(opts: { keys: number; events: number }): Promise<BenchFeaturesResult> {
+export async function benchFeatures(opts: {
+  keys: number;
+  events: number;
+}): Promise<BenchFeaturesResult> {
   const { keys, events } = opts;
   const options = benchOptions(keys);
   const t0 = 1_700_000_000_000;
@@ -68,7 +71,14 @@ export async function benchFeatures(opts: { keys: number; events: number }): Pro
   let ts = t0;
   for (let i = 0; i < keys; i += BATCH) {
     const batch: AccessEvent[] = [];
-    for (let j = i; j < Math.min(keys, i + BATCH); j++) batch.push({ ts: ts++, key: `user:${j}:profile`, hit: false, op: 'set', size: 100 + (j % 900) });
+    for (let j = i; j < Math.min(keys, i + BATCH); j++)
+      batch.push({
+        ts: ts++,
+        key: `user:${j}:profile`,
+        hit: false,
+        op: 'set',
+        size: 100 + (j % 900),
+      });
     store.applyAccess('cache-a', batch);
   }
   const after = settleHeap();
@@ -84,7 +94,11 @@ export async function benchFeatures(opts: { keys: number; events: number }): Pro
       const u = random();
       const id = u < 0.01 ? keys + j : Math.floor(keys * random() ** 3);
       const key = `user:${id}:profile`;
-      batch.push(random() < 0.1 ? { ts: ts++, key, hit: false, op: 'set', size: 512 } : { ts: ts++, key, hit: random() < 0.7 });
+      batch.push(
+        random() < 0.1
+          ? { ts: ts++, key, hit: false, op: 'set', size: 512 }
+          : { ts: ts++, key, hit: random() < 0.7 },
+      );
     }
     // Through JSON, as the telemetry decoder delivers them: flat key strings, hashes not cached.
     batches.push(JSON.parse(JSON.stringify(batch)) as AccessEvent[]);
@@ -101,7 +115,8 @@ export async function benchFeatures(opts: { keys: number; events: number }): Pro
   const decStart = performance.now();
   const restored = FeatureStore.restore(bytes, options);
   const snapshotDecodeMs = performance.now() - decStart;
-  if (restored.stats().trackedKeys !== store.stats().trackedKeys) throw new Error('restore lost keys');
+  if (restored.stats().trackedKeys !== store.stats().trackedKeys)
+    throw new Error('restore lost keys');
 
   const trackedKeys = store.stats().trackedKeys;
   return {
@@ -120,6 +135,10 @@ if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
   const keys = Number(process.argv[2] ?? 1_000_000);
   const events = Number(process.argv[3] ?? 2_000_000);
   const result = await benchFeatures({ keys, events });
-  console.table({ ...result, heapUsedMB: +(result.heapUsedBytes / 2 ** 20).toFixed(1), snapshotMB: +(result.snapshotBytes / 2 ** 20).toFixed(1) });
+  console.table({
+    ...result,
+    heapUsedMB: +(result.heapUsedBytes / 2 ** 20).toFixed(1),
+    snapshotMB: +(result.snapshotBytes / 2 ** 20).toFixed(1),
+  });
   console.log(JSON.stringify(result));
 }

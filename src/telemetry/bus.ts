@@ -37,6 +37,8 @@ export interface TelemetryBus {
   ackThrough(throughSeq: number): void;
   /** Publishes telemetry (used by POST /v1/telemetry); resolves when stored. */
   publish(subject: string, data: Uint8Array, msgId?: string): Promise<void>;
+  /** Largest message the transport takes (NATS: the server's max_payload, 1 MiB by default). */
+  maxPayloadBytes(): number;
   /** Publishes a dead letter; never throws. */
   publishDeadLetter(data: Uint8Array): void;
   status(): BusStatus;

@@ -12,6 +12,8 @@
 import {
   ACCESS_OPS,
   EVENT_LIMITS,
+  POOL_PATTERN,
+  SOURCE_PATTERN,
   type AccessEvent,
   type AccessOp,
   type LatencyEvent,
@@ -79,8 +81,8 @@ export type Decoded =
     };
 
 /** Node and proxy names (a subject token) and pool names (part of a KV key `weights.<pool>`). */
-const TOKEN_RE = /^[A-Za-z0-9_\-=/]+$/;
-const POOL_RE = /^[A-Za-z0-9_\-=/]+(?:\.[A-Za-z0-9_\-=/]+)*$/;
+const TOKEN_RE = new RegExp(SOURCE_PATTERN);
+const POOL_RE = new RegExp(POOL_PATTERN);
 
 /** True when `name` can be a node or proxy name (one subject token, KV-key safe). */
 export function isValidSourceName(name: string): boolean {

@@ -22,6 +22,11 @@ export const EVENT_LIMITS = {
   maxTsMs: 9_999_999_999_999,
 } as const;
 
+/** Pool names end up in KV keys (`weights.<pool>`), so they use the KV key alphabet. */
+export const POOL_PATTERN = '^[A-Za-z0-9_\\-=/]+(\\.[A-Za-z0-9_\\-=/]+)*$';
+/** Node and proxy names are one NATS subject token. */
+export const SOURCE_PATTERN = '^[A-Za-z0-9_\\-=/]+$';
+
 export const AccessEventSchema = Type.Object(
   {
     ts: Type.Number({
@@ -61,7 +66,8 @@ export const LatencyEventSchema = Type.Object(
     }),
     pool: Type.String({
       minLength: 1,
-      description: `Backend pool, at most ${EVENT_LIMITS.maxNameBytes} UTF-8 bytes.`,
+      pattern: POOL_PATTERN,
+      description: `Backend pool: dot-separated words of A-Z a-z 0-9 _ - = / (it is part of the KV key weights.<pool>), at most ${EVENT_LIMITS.maxNameBytes} UTF-8 bytes.`,
     }),
     backend: Type.String({
       minLength: 1,

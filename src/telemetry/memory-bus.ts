@@ -36,6 +36,10 @@ export class MemoryBus implements TelemetryBus {
     return Promise.resolve();
   }
 
+  maxPayloadBytes(): number {
+    return Number.MAX_SAFE_INTEGER;
+  }
+
   publishDeadLetter(data: Uint8Array): void {
     this.deadLetters.push(data);
     if (this.deadLetters.length > 1000) this.deadLetters.shift();

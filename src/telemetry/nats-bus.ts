@@ -188,6 +188,10 @@ export class NatsBus implements TelemetryBus {
     await this.js.publish(subject, data, { msgID: msgId });
   }
 
+  maxPayloadBytes(): number {
+    return this.client.connection.info?.max_payload ?? 1024 * 1024;
+  }
+
   publishDeadLetter(data: Uint8Array): void {
     try {
       this.client.connection.publish(this.n.deadLetterSubject, data);

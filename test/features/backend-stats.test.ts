@@ -33,6 +33,18 @@ describe('backend features', () => {
     expect(f.lastSeenMs).toBe(2000);
   });
 
+  it('counts samples that share a millisecond (a busy backend) in the EWMAs', () => {
+    const store = new FeatureStore(BASE_OPTIONS); // ewmaTauMs 1000
+    store.applyLatency('proxy', [ev(0, 10)]);
+    store.applyLatency('proxy', Array.from({ length: 1000 }, () => ev(0, 110, 503)));
+    const f = store.backendFeatures('p', 'b1')!;
+    // Each same-ms sample weighs 1 - e^(-1/1000); 1000 of them move the EWMA by 1 - e^-1.
+    const moved = 1 - Math.exp(-1);
+    expect(f.ewmaLatencyMs).toBeCloseTo(10 + 100 * moved, 6);
+    expect(f.errorRate).toBeCloseTo(moved, 6);
+    expect(f.peakEwmaLatencyMs).toBe(110);
+  });
+
   it('reads the request rate decayed to the store clock', () => {
     const store = new FeatureStore(BASE_OPTIONS);
     store.applyLatency('proxy', [ev(0, 10)]);

@@ -279,6 +279,26 @@ describe('telemetry over JetStream', () => {
       5_000,
       'events applied from the stream',
     );
+
+    // A body larger than the server's max_payload (1 MiB) is split into several messages.
+    const events = Array.from({ length: 10_000 }, (_, i) => ({
+      ts: 10 + i,
+      key: `big-${i % 10}-${'x'.repeat(200)}`,
+      hit: false,
+    }));
+    const app2 = await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 16 << 20 });
+    const big = await app2.inject({
+      method: 'POST',
+      url: '/v1/telemetry',
+      payload: { kind: 'access', source: 'web-2', events },
+    });
+    await app2.close();
+    expect(big.statusCode).toBe(202);
+    expect(big.json()).toMatchObject({ accepted: 10_000, rejected: 0 });
+    const after = await (await nc.jetstreamManager()).streams.info(settings.streamName);
+    expect(after.state.messages).toBeGreaterThan(3);
+    await waitFor(() => engine.store.stats().trackedKeys === 11, 10_000, 'the split batch applied');
+    expect(engine.store.keyFeatures('web-2', `big-3-${'x'.repeat(200)}`)?.accesses).toBe(1_000);
   });
 
   it('reports not ready, and never falls back, while NATS is unreachable', async () => {
