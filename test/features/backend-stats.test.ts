@@ -3,14 +3,23 @@ import { FeatureStore } from '../../src/features/feature-store.js';
 import type { LatencyEvent } from '../../src/telemetry/events.js';
 import { BASE_OPTIONS } from './helpers.js';
 
-const ev = (ts: number, latencyMs: number, status = 200, backend = 'b1'): LatencyEvent => ({ ts, pool: 'p', backend, latencyMs, status });
+const ev = (ts: number, latencyMs: number, status = 200, backend = 'b1'): LatencyEvent => ({
+  ts,
+  pool: 'p',
+  backend,
+  latencyMs,
+  status,
+});
 
 describe('backend features', () => {
   it('peak-EWMA jumps to a higher sample and decays toward a lower one (tau = 1 s)', () => {
     const store = new FeatureStore(BASE_OPTIONS); // ewmaTauMs 1000
     const w = 1 - Math.exp(-1); // weight of a sample 1 s after the previous one
     store.applyLatency('proxy', [ev(0, 100)]);
-    expect(store.backendFeatures('p', 'b1')).toMatchObject({ ewmaLatencyMs: 100, peakEwmaLatencyMs: 100 });
+    expect(store.backendFeatures('p', 'b1')).toMatchObject({
+      ewmaLatencyMs: 100,
+      peakEwmaLatencyMs: 100,
+    });
 
     store.applyLatency('proxy', [ev(1000, 300, 503)]);
     let f = store.backendFeatures('p', 'b1')!;
@@ -36,7 +45,10 @@ describe('backend features', () => {
   it('counts samples that share a millisecond (a busy backend) in the EWMAs', () => {
     const store = new FeatureStore(BASE_OPTIONS); // ewmaTauMs 1000
     store.applyLatency('proxy', [ev(0, 10)]);
-    store.applyLatency('proxy', Array.from({ length: 1000 }, () => ev(0, 110, 503)));
+    store.applyLatency(
+      'proxy',
+      Array.from({ length: 1000 }, () => ev(0, 110, 503)),
+    );
     const f = store.backendFeatures('p', 'b1')!;
     // Each same-ms sample weighs 1 - e^(-1/1000); 1000 of them move the EWMA by 1 - e^-1.
     const moved = 1 - Math.exp(-1);
@@ -64,12 +76,21 @@ describe('backend features', () => {
     expect(Math.abs(f.p99Ms - 990) / 990).toBeLessThanOrEqual(0.01);
 
     store.applyLatency('proxy', [ev(200_000, 5)]);
-    expect(store.backendFeatures('p', 'b1')).toMatchObject({ p50Ms: 5, p90Ms: 5, p99Ms: 5, requests: 1001 });
+    expect(store.backendFeatures('p', 'b1')).toMatchObject({
+      p50Ms: 5,
+      p90Ms: 5,
+      p99Ms: 5,
+      requests: 1001,
+    });
   });
 
   it('lists a pool sorted by backend name and unknown targets as undefined or empty', () => {
     const store = new FeatureStore(BASE_OPTIONS);
-    store.applyLatency('proxy', [ev(1, 5, 200, 'zeta'), ev(2, 5, 200, 'alpha'), { ...ev(3, 5), pool: 'q', backend: 'mid' }]);
+    store.applyLatency('proxy', [
+      ev(1, 5, 200, 'zeta'),
+      ev(2, 5, 200, 'alpha'),
+      { ...ev(3, 5), pool: 'q', backend: 'mid' },
+    ]);
     expect(store.poolBackends('p').map((b) => b.backend)).toEqual(['alpha', 'zeta']);
     expect(store.pools()).toEqual(['p', 'q']);
     expect(store.backendFeatures('p', 'nope')).toBeUndefined();

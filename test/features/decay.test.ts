@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decayedIncrement, decayedValue, decayFactor, decayRatePerMs, expNeg, ewmaWeight } from '../../src/features/decay.js';
+import {
+  decayedIncrement,
+  decayedValue,
+  decayFactor,
+  decayRatePerMs,
+  expNeg,
+  ewmaWeight,
+} from '../../src/features/decay.js';
 
 describe('decay', () => {
   const rate = decayRatePerMs(60);

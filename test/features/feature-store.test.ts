@@ -5,7 +5,13 @@ import type { FeatureStoreOptions } from '../../src/features/types.js';
 import type { AccessEvent, AccessOp, LatencyEvent } from '../../src/telemetry/events.js';
 import { BASE_OPTIONS, seeded } from './helpers.js';
 
-const OPTIONS: FeatureStoreOptions = { ...BASE_OPTIONS, maxTrackedKeys: 300, decayHalfLivesSec: [60, 600, 3600], seriesHistorySteps: 50, maxSeries: 8 };
+const OPTIONS: FeatureStoreOptions = {
+  ...BASE_OPTIONS,
+  maxTrackedKeys: 300,
+  decayHalfLivesSec: [60, 600, 3600],
+  seriesHistorySteps: 50,
+  maxSeries: 8,
+};
 const NODES = ['n1', 'n2', 'n3'];
 const OPS: AccessOp[] = ['get', 'get', 'get', 'get', 'set', 'del', 'evict'];
 
@@ -21,13 +27,23 @@ function workload(seed: number, startMs: number, batches: number) {
       const op = OPS[Math.floor(random() * OPS.length)]!;
       const key = `k${Math.floor(1000 * random() ** 2)}`;
       const late = random() < 0.05 ? Math.min(ts, 5000) : 0;
-      const e: AccessEvent = random() < 0.5 ? { ts: ts - late, key, hit: random() < 0.6, op } : { ts: ts - late, key, hit: random() < 0.6, op, size: Math.floor(random() * 4096) };
+      const e: AccessEvent =
+        random() < 0.5
+          ? { ts: ts - late, key, hit: random() < 0.6, op }
+          : { ts: ts - late, key, hit: random() < 0.6, op, size: Math.floor(random() * 4096) };
       access.push(e);
     }
     steps.push({ node: NODES[b % 3]!, access });
     const latency: LatencyEvent[] = [];
     for (let i = 0; i < 20; i++) {
-      latency.push({ ts: ts + i, pool: random() < 0.5 ? 'web' : 'api', backend: `b${Math.floor(random() * 4)}`, latencyMs: 1 + random() * 200, status: random() < 0.1 ? 503 : 200, inflight: Math.floor(random() * 10) });
+      latency.push({
+        ts: ts + i,
+        pool: random() < 0.5 ? 'web' : 'api',
+        backend: `b${Math.floor(random() * 4)}`,
+        latencyMs: 1 + random() * 200,
+        status: random() < 0.1 ? 503 : 200,
+        inflight: Math.floor(random() * 10),
+      });
     }
     steps.push({ latency });
   }
@@ -44,7 +60,8 @@ function apply(store: FeatureStore, steps: ReturnType<typeof workload>): void {
 /** Everything a reader can observe. */
 function observe(store: FeatureStore) {
   const keys: Record<string, unknown> = {};
-  for (const node of store.nodes()) for (let k = 0; k < 1000; k++) keys[`${node}/${k}`] = store.keyFeatures(node, `k${k}`);
+  for (const node of store.nodes())
+    for (let k = 0; k < 1000; k++) keys[`${node}/${k}`] = store.keyFeatures(node, `k${k}`);
   return {
     stats: store.stats(),
     nodes: store.nodes(),
@@ -96,7 +113,11 @@ describe('FeatureStore', () => {
     const empty = new FeatureStore(OPTIONS);
     expect(observe(FeatureStore.restore(empty.snapshot(), OPTIONS))).toEqual(observe(empty));
     const store = new FeatureStore(OPTIONS);
-    store.applyAccess('nœud', [{ ts: 1, key: 'clé:ü', hit: true }, { ts: 2, key: '键🔑', hit: false, size: 3 }, { ts: 3, key: 'ascii', hit: true }]);
+    store.applyAccess('nœud', [
+      { ts: 1, key: 'clé:ü', hit: true },
+      { ts: 2, key: '键🔑', hit: false, size: 3 },
+      { ts: 3, key: 'ascii', hit: true },
+    ]);
     const restored = FeatureStore.restore(store.snapshot(), OPTIONS);
     expect(restored.lruVictims('nœud', 10)).toEqual(store.lruVictims('nœud', 10));
     expect(restored.keyFeatures('nœud', '键🔑')?.sizeBytes).toBe(3);
@@ -114,13 +135,18 @@ describe('FeatureStore', () => {
         return (err as { code?: unknown }).code;
       }
     };
-    for (const cut of [0, 3, 15, 16, 100, bytes.length - 1]) expect(code(bytes.subarray(0, cut))).toBe(ERROR_CODES.SNAPSHOT_FORMAT);
+    for (const cut of [0, 3, 15, 16, 100, bytes.length - 1])
+      expect(code(bytes.subarray(0, cut))).toBe(ERROR_CODES.SNAPSHOT_FORMAT);
     const flipped = bytes.slice();
     flipped[bytes.length >> 1]! ^= 0x40;
     expect(code(flipped)).toBe(ERROR_CODES.SNAPSHOT_FORMAT);
     const random = seeded(9);
-    expect(code(Uint8Array.from({ length: 4096 }, () => Math.floor(random() * 256)))).toBe(ERROR_CODES.SNAPSHOT_FORMAT);
-    expect(code(new TextEncoder().encode('{"not":"a snapshot"}'))).toBe(ERROR_CODES.SNAPSHOT_FORMAT);
+    expect(code(Uint8Array.from({ length: 4096 }, () => Math.floor(random() * 256)))).toBe(
+      ERROR_CODES.SNAPSHOT_FORMAT,
+    );
+    expect(code(new TextEncoder().encode('{"not":"a snapshot"}'))).toBe(
+      ERROR_CODES.SNAPSHOT_FORMAT,
+    );
     // Options that give stored values their meaning must match; limits too small are refused.
     expect(code(bytes, { ...OPTIONS, decayHalfLivesSec: [60] })).toBe(ERROR_CODES.SNAPSHOT_FORMAT);
     expect(code(bytes, { ...OPTIONS, maxTrackedKeys: 10 })).toBe(ERROR_CODES.SNAPSHOT_FORMAT);

@@ -8,7 +8,11 @@ const get = (key: string, ts: number, hit = true): AccessEvent => ({ ts, key, hi
 describe('key features', () => {
   it('decays counts, keeps gaps newest first and counts hits and misses (hand-computed)', () => {
     const store = new FeatureStore(BASE_OPTIONS);
-    store.applyAccess('n1', [get('k', 0, false), get('k', 60_000), { ts: 120_000, key: 'k', hit: false, op: 'set', size: 512 }]);
+    store.applyAccess('n1', [
+      get('k', 0, false),
+      get('k', 60_000),
+      { ts: 120_000, key: 'k', hit: false, op: 'set', size: 512 },
+    ]);
     const f = store.keyFeatures('n1', 'k')!;
     expect(f.accesses).toBe(3);
     expect(f.decayedCounts[0]).toBeCloseTo(1.75, 6); // 0.25 + 0.5 + 1
@@ -30,10 +34,17 @@ describe('key features', () => {
 
   it('keeps one counter per half-life and at most 4 gaps', () => {
     const store = new FeatureStore({ ...BASE_OPTIONS, decayHalfLivesSec: [60, 120] });
-    store.applyAccess('n1', [0, 1000, 3000, 6000, 10_000, 15_000].map((ts) => get('k', ts)));
+    store.applyAccess(
+      'n1',
+      [0, 1000, 3000, 6000, 10_000, 15_000].map((ts) => get('k', ts)),
+    );
     const f = store.keyFeatures('n1', 'k')!;
     expect(f.gapsMs).toEqual([5000, 4000, 3000, 2000]);
-    const expected = (hl: number) => [0, 1000, 3000, 6000, 10_000, 15_000].reduce((sum, ts) => sum + 2 ** (-(15_000 - ts) / (hl * 1000)), 0);
+    const expected = (hl: number) =>
+      [0, 1000, 3000, 6000, 10_000, 15_000].reduce(
+        (sum, ts) => sum + 2 ** (-(15_000 - ts) / (hl * 1000)),
+        0,
+      );
     expect(f.decayedCounts[0]).toBeCloseTo(expected(60), 5);
     expect(f.decayedCounts[1]).toBeCloseTo(expected(120), 5);
     expect(f.sizeBytes).toBeNull();
@@ -56,7 +67,10 @@ describe('key features', () => {
     expect(order()).toEqual(['b', 'c', 'd', 'a']);
     expect(store.lruVictims('n1', 2).map((f) => f.key)).toEqual(['b', 'c']);
 
-    store.applyAccess('n1', [{ ts: 6, key: 'c', hit: false, op: 'evict' }, { ts: 7, key: 'a', hit: false, op: 'del' }]);
+    store.applyAccess('n1', [
+      { ts: 6, key: 'c', hit: false, op: 'evict' },
+      { ts: 7, key: 'a', hit: false, op: 'del' },
+    ]);
     expect(order()).toEqual(['b', 'd']);
     expect(store.keyFeatures('n1', 'c')!.resident).toBe(false);
     // Eviction is not an access: the history stays as it was.
@@ -77,7 +91,13 @@ describe('key features', () => {
     const store = new FeatureStore({ ...BASE_OPTIONS, maxTrackedKeys: 4 });
     const events: AccessEvent[] = [];
     let ts = 0;
-    for (const [key, n] of [['a', 5], ['b', 3], ['c', 1], ['d', 2]] as const) for (let i = 0; i < n; i++) events.push(get(key, ts++));
+    for (const [key, n] of [
+      ['a', 5],
+      ['b', 3],
+      ['c', 1],
+      ['d', 2],
+    ] as const)
+      for (let i = 0; i < n; i++) events.push(get(key, ts++));
     store.applyAccess('n1', events);
     store.applyAccess('n1', [get('e', ts++)]);
     expect(store.keyFeatures('n1', 'c')).toBeUndefined();
@@ -96,7 +116,11 @@ describe('key features', () => {
     expect(store.keyFeatures('n1', 'y')).toBeDefined();
     expect(store.stats().forgottenKeys).toBe(1);
 
-    const older = new FeatureStore({ ...BASE_OPTIONS, maxTrackedKeys: 2, decayHalfLivesSec: [1e9] });
+    const older = new FeatureStore({
+      ...BASE_OPTIONS,
+      maxTrackedKeys: 2,
+      decayHalfLivesSec: [1e9],
+    });
     older.applyAccess('n1', [get('old', 1000), get('new', 2000)]);
     older.applyAccess('n1', [get('third', 3000)]);
     // With a practically infinite half-life both count ~1; 'old' was accessed longest ago.
@@ -105,7 +129,11 @@ describe('key features', () => {
   });
 
   it('stays at maxTrackedKeys under a stream of new keys and keeps the hot ones', () => {
-    const store = new FeatureStore({ ...BASE_OPTIONS, maxTrackedKeys: 1000, decayHalfLivesSec: [60, 3600] });
+    const store = new FeatureStore({
+      ...BASE_OPTIONS,
+      maxTrackedKeys: 1000,
+      decayHalfLivesSec: [60, 3600],
+    });
     let ts = 0;
     for (let round = 0; round < 50; round++) {
       const batch: AccessEvent[] = [];

@@ -10,10 +10,20 @@ describe('request-rate series', () => {
   it('counts per bucket and wraps, dropping events older than the ring', () => {
     const store = new FeatureStore(BASE_OPTIONS); // 60 s steps, 4 kept
     store.applyAccess('n1', [get(0), get(30_000), get(61_000), get(200_000)]);
-    expect(store.series('node.n1')).toEqual({ id: 'node.n1', stepSec: 60, startMs: 0, counts: [2, 1, 0, 1] });
+    expect(store.series('node.n1')).toEqual({
+      id: 'node.n1',
+      stepSec: 60,
+      startMs: 0,
+      counts: [2, 1, 0, 1],
+    });
 
     store.applyAccess('n1', [get(300_000), get(10_000)]); // the second is 5 buckets old: dropped
-    expect(store.series('node.n1')).toEqual({ id: 'node.n1', stepSec: 60, startMs: 120_000, counts: [0, 1, 0, 1] });
+    expect(store.series('node.n1')).toEqual({
+      id: 'node.n1',
+      stepSec: 60,
+      startMs: 120_000,
+      counts: [0, 1, 0, 1],
+    });
     // A late event still inside the ring is counted in its bucket.
     store.applyAccess('n1', [get(130_000)]);
     expect(store.series('node.n1')!.counts).toEqual([1, 1, 0, 1]);
@@ -22,15 +32,26 @@ describe('request-rate series', () => {
   it('extends a quiet series with zeros up to the store clock', () => {
     const store = new FeatureStore(BASE_OPTIONS);
     store.applyAccess('n1', [get(0)]);
-    store.applyLatency('proxy', [{ ts: 150_000, pool: 'p', backend: 'b', latencyMs: 1, status: 200 }]);
+    store.applyLatency('proxy', [
+      { ts: 150_000, pool: 'p', backend: 'b', latencyMs: 1, status: 200 },
+    ]);
     expect(store.series('node.n1')!.counts).toEqual([1, 0, 0]);
-    expect(store.series('pool.p')).toEqual({ id: 'pool.p', stepSec: 60, startMs: 120_000, counts: [1] });
+    expect(store.series('pool.p')).toEqual({
+      id: 'pool.p',
+      stepSec: 60,
+      startMs: 120_000,
+      counts: [1],
+    });
     expect(store.seriesIds()).toEqual(['backend.p.b', 'node.n1', 'pool.p']);
   });
 
   it('counts client requests, not evictions', () => {
     const store = new FeatureStore(BASE_OPTIONS);
-    store.applyAccess('n1', [get(0), { ts: 1, key: 'k', hit: false, op: 'evict' }, { ts: 2, key: 'k', hit: false, op: 'del' }]);
+    store.applyAccess('n1', [
+      get(0),
+      { ts: 1, key: 'k', hit: false, op: 'evict' },
+      { ts: 2, key: 'k', hit: false, op: 'del' },
+    ]);
     expect(store.series('node.n1')!.counts).toEqual([2]);
   });
 
