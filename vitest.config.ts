@@ -10,8 +10,17 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/integration/**', 'node_modules/**'],
+          exclude: ['test/integration/**', 'test/shared/**', 'node_modules/**'],
           testTimeout: 30_000,
+        },
+      },
+      {
+        // Checks on ../shared/data: `npm run check:shared`, not part of `npm test`.
+        test: {
+          name: 'shared',
+          include: ['test/shared/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
         },
       },
       {

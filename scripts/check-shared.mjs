@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * @module scripts/check-shared
- * Checks that read the shared data beside the checkout (`../shared/data`, as in CI). For now it
- * only verifies the folder exists and lists the trace files it sees; benchmark checks go here.
+ * Checks that read the shared data beside the checkout (`../shared/data`, as in CI): verifies
+ * the folder, lists what it holds, then runs the vitest project `shared` (test/shared/), which
+ * checks the trace readers and an end-to-end replay against the published reference figures.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,3 +36,13 @@ for (const file of files) {
   const sizeKiB = (statSync(path.join(dataDir, file)).size / 1024).toFixed(1);
   console.log(`  ${file} (${sizeKiB} KiB)`);
 }
+
+const vitest = spawnSync(
+  path.join(root, 'node_modules', '.bin', 'vitest'),
+  ['run', '--project', 'shared'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
+process.exit(vitest.status ?? 1);

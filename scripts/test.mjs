@@ -2,6 +2,7 @@
 /**
  * @module scripts/test
  * What `npm test` runs: servers, format, lint, types, import cycles, then every vitest project.
+ * The `shared` project (checks on ../shared/data) is not part of it: `npm run check:shared`.
  * Stops at the first failing step with that step's exit code. Extra arguments go to vitest:
  * `npm test -- test/features` runs only those tests (after the same checks).
  */
@@ -40,8 +41,16 @@ const steps = [
     () => run('madge', ['--circular', '--extensions', 'ts', '--ts-config', 'tsconfig.json', 'src']),
   ],
   [
-    `vitest run ${process.argv.slice(2).join(' ')}`.trim(),
-    () => run('vitest', ['run', ...process.argv.slice(2)]),
+    `vitest run --project unit --project integration ${process.argv.slice(2).join(' ')}`.trim(),
+    () =>
+      run('vitest', [
+        'run',
+        '--project',
+        'unit',
+        '--project',
+        'integration',
+        ...process.argv.slice(2),
+      ]),
   ],
 ];
 

@@ -115,6 +115,8 @@ export class Engine {
   /** Exactly-once watermark: highest bus sequence applied. */
   private appliedSeq = 0;
   private checkpointedSeq = 0;
+  /** Sequence the engine resumed after at start (the restored checkpoint's, or 0). */
+  private restoredSeq = 0;
   private streamCreated = '';
   private duplicates = 0;
   private checkpointFailures = 0;
@@ -237,6 +239,7 @@ export class Engine {
     const sameStream = this.mode.bus === 'embedded' || cp.meta.streamCreated === this.streamCreated;
     this.appliedSeq = sameStream ? cp.meta.appliedSeq : 0;
     this.checkpointedSeq = this.appliedSeq;
+    this.restoredSeq = this.appliedSeq;
     if (!sameStream) {
       this.log.warn(
         { checkpointStream: cp.meta.streamCreated, stream: this.streamCreated },
@@ -391,6 +394,7 @@ export class Engine {
       checkpoint: {
         appliedSeq: this.appliedSeq,
         checkpointedSeq: this.checkpointedSeq,
+        restoredSeq: this.restoredSeq,
         failures: this.checkpointFailures,
         store: this.snapshots.kind,
       },
