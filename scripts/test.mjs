@@ -7,11 +7,14 @@
  * `npm test -- test/features` runs only those tests (after the same checks).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureServices } from './services.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REPORT = path.join(root, 'test-output', 'vitest.json');
+rmSync(REPORT, { force: true });
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 
 /** Runs a local binary with inherited stdio; resolves to its exit code. */
@@ -49,10 +52,23 @@ const steps = [
         'unit',
         '--project',
         'integration',
+        '--reporter=default',
+        '--reporter=json',
+        `--outputFile.json=${REPORT}`,
         ...process.argv.slice(2),
       ]),
   ],
 ];
+
+/** Prints vitest's totals as the plain closing line CI reads: `N passed, N failed`. */
+function summary() {
+  try {
+    const r = JSON.parse(readFileSync(REPORT, 'utf8'));
+    console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+  } catch {
+    // No report: vitest did not run; the step's exit code says why.
+  }
+}
 
 const started = Date.now();
 for (const [index, [title, step]] of steps.entries()) {
@@ -61,6 +77,7 @@ for (const [index, [title, step]] of steps.entries()) {
   const code = await step();
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   if (code !== 0) {
+    if (index === steps.length - 1) summary();
     console.error(`=== FAILED: ${title} (exit ${code}, ${seconds} s)`);
     process.exit(code);
   }
@@ -69,3 +86,4 @@ for (const [index, [title, step]] of steps.entries()) {
 console.log(
   `\n=== all ${steps.length} steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
+summary();
