@@ -34,6 +34,7 @@ import { NoSnapshotStore, type SnapshotStore } from './state/snapshot-store.js';
 import { RedisSnapshotStore } from './state/redis-snapshot-store.js';
 import { MemoryPolicySink, type PolicySink } from './publish/policy-sink.js';
 import { NatsKvSink } from './publish/nats-kv-sink.js';
+import { FanoutSink, RedisVictimsSink } from './publish/redis-victims-sink.js';
 import { PolicyPublisher } from './publish/policy-publisher.js';
 import type { PolicyDocument, PolicyKind } from './publish/document.js';
 import { victimRankers } from './policy/victim-ranker.js';
@@ -41,6 +42,11 @@ import { weighers } from './balance/weigher.js';
 import './policy/lru-victims.js';
 import './balance/inverse-latency-weigher.js';
 import { EngineMetrics } from './metrics.js';
+import { ForecastService, type FitFn, type ForecastView } from './forecast/service.js';
+import { fallbackFit, servedFit } from './forecast/served.js';
+import './learn/forecast-registration.js';
+import { HotKeyHistory } from './features/hot-key-history.js';
+import type { ForecastDocument } from './publish/document.js';
 
 export type EngineState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -97,8 +103,17 @@ function every(
   };
 }
 
+/** Pieces a caller may replace (tests use fast forecasters). */
+export interface EngineOptions {
+  readonly fitServed?: FitFn;
+  readonly fitFallback?: FitFn;
+}
+
 export class Engine {
   readonly n: Names;
+  readonly forecasts: ForecastService;
+  /** Per cache node, the keys hot at each hour of day (pre-warm hints). */
+  readonly hotKeys = new HotKeyHistory();
   readonly metrics = new EngineMetrics();
   readonly mode: { readonly bus: 'embedded' | 'nats'; readonly state: 'memory' | 'redis' };
   readonly bus: TelemetryBus;
@@ -127,8 +142,17 @@ export class Engine {
   constructor(
     readonly settings: Settings,
     readonly log: Logger,
+    options: EngineOptions = {},
   ) {
     this.n = names(settings);
+    this.forecasts = new ForecastService({
+      horizon: settings.forecastHorizonSteps,
+      refitIntervalMs: settings.forecastRefitSec * 1000,
+      seasonSteps: settings.forecastSeasonSteps,
+      minFitSeasons: settings.forecastMinSeasons,
+      fitServed: options.fitServed ?? servedFit,
+      fitFallback: options.fitFallback ?? fallbackFit,
+    });
     this.storeValue = new FeatureStore(featureOptions(settings));
     if (settings.natsUrl !== undefined) {
       this.nats = new NatsClient({ url: settings.natsUrl, name: 'prescient-engine', log });
@@ -161,6 +185,7 @@ export class Engine {
       featureStats: () => this.storeValue.stats(),
       publishStats: () => this.publisherValue?.stats(),
       connections: () => this.connections(),
+      forecasts: () => this.forecasts.views(),
       checkpoint: () => ({
         appliedSeq: this.appliedSeq,
         checkpointedSeq: this.checkpointedSeq,
@@ -205,6 +230,10 @@ export class Engine {
       await this.redis.connect();
       this.snapshots = new RedisSnapshotStore(this.redis.redis, this.n.redisSnapshotKey);
       await this.restore();
+      // Caches can also take their victims from Redis: ZPOPMAX prescient:evict:<node>.
+      sink = new FanoutSink(sink, [
+        new RedisVictimsSink(this.redis.redis, this.settings.redisPrefix),
+      ]);
     }
     this.publisherValue = new PolicyPublisher(
       this.storeValue,
@@ -217,7 +246,7 @@ export class Engine {
     const onError = (what: string) => (err: unknown) =>
       this.log.warn({ err: (err as Error).message }, `${what} failed; retrying`);
     this.stopLoops.push(
-      every(this.settings.publishIntervalMs, () => this.publisherValue!.tick(), onError('publish')),
+      every(this.settings.publishIntervalMs, () => this.publishNow(), onError('publish')),
     );
     this.stopLoops.push(
       every(this.settings.snapshotIntervalMs, () => this.checkpoint(), onError('checkpoint')),
@@ -354,9 +383,49 @@ export class Engine {
     return this.publisherValue?.latest(kind, target);
   }
 
-  /** Publishes changed targets now (tests and the bench use it instead of waiting a tick). */
+  /**
+   * One publication tick: documents of changed targets, then forecasts of series that gained a
+   * complete step. The loop calls it every PRESCIENT_PUBLISH_INTERVAL_MS; tests call it directly.
+   */
   async publishNow(): Promise<number> {
-    return this.publisherValue ? this.publisherValue.tick() : 0;
+    const publisher = this.publisherValue;
+    if (!publisher) return 0;
+    let n = await publisher.tick();
+    for (const view of await this.updateForecasts()) {
+      await publisher.publishForecast(view, this.prewarm(view));
+      n++;
+    }
+    return n;
+  }
+
+  /** Forecasts pool and cache-node series; records hot keys per time of day for pre-warming. */
+  private async updateForecasts(): Promise<ForecastView[]> {
+    const store = this.storeValue;
+    for (const node of store.nodes()) {
+      this.hotKeys.observe(node, store.clockMs, () =>
+        store
+          .hottestKeys(node, this.hotKeys.keysPerSlot)
+          .map((k) => ({ key: k.key, count: k.decayedCounts[0] ?? 0 })),
+      );
+    }
+    const ids = store.seriesIds().filter((id) => id.startsWith('pool.') || id.startsWith('node.'));
+    return this.forecasts.update(store, ids);
+  }
+
+  /** For a cache node: the keys hot the last time the forecast peak's time of day came around. */
+  private prewarm(view: ForecastView): ForecastDocument['prewarm'] {
+    if (!view.series.startsWith('node.') || view.points.length === 0) return null;
+    const peak = view.points.reduce((a, b) => (b.p50 > a.p50 ? b : a));
+    const record = this.hotKeys.lookup(view.series.slice('node.'.length), peak.ts);
+    return record
+      ? { peakTs: peak.ts, recordedAtMs: record.recordedAtMs, keys: record.keys }
+      : null;
+  }
+
+  /** The latest forecast of a series (`pool.<pool>`, `node.<node>`), with its pre-warm hint. */
+  forecast(series: string): (ForecastView & { prewarm: ForecastDocument['prewarm'] }) | undefined {
+    const view = this.forecasts.view(series);
+    return view ? { ...view, prewarm: this.prewarm(view) } : undefined;
   }
 
   connections(): Record<string, ConnectionState> {

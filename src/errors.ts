@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   UNAVAILABLE: 'PRESCIENT_E_UNAVAILABLE',
   /** A trace file could not be read; the message names the line or byte offset. */
   TRACE_FORMAT: 'PRESCIENT_E_TRACE_FORMAT',
+  /** A time series file (`timestamp,value` CSV) could not be read; the message names the line. */
+  SERIES_FORMAT: 'PRESCIENT_E_SERIES_FORMAT',
   /** A snapshot could not be decoded (wrong magic, version or truncated). */
   SNAPSHOT_FORMAT: 'PRESCIENT_E_SNAPSHOT_FORMAT',
   /** A command-line invocation is invalid; the message shows the usage. */
@@ -73,6 +75,13 @@ export class TraceFormatError extends PrescientError {
   override readonly name = 'TraceFormatError';
   constructor(message: string, details?: { line?: number; offset?: number; file?: string }) {
     super(ERROR_CODES.TRACE_FORMAT, message, { statusCode: 400, details });
+  }
+}
+
+export class SeriesFormatError extends PrescientError {
+  override readonly name = 'SeriesFormatError';
+  constructor(message: string, details?: { line?: number; file?: string }) {
+    super(ERROR_CODES.SERIES_FORMAT, message, { statusCode: 400, details });
   }
 }
 

@@ -8,6 +8,7 @@ import type { IngestCounters } from './telemetry/ingest.js';
 import type { FeatureStats } from './features/types.js';
 import type { PublishStats } from './publish/policy-publisher.js';
 import type { ConnectionState } from './telemetry/bus.js';
+import type { ForecastView } from './forecast/service.js';
 
 /** What the metrics read at scrape time. */
 export interface MetricsSource {
@@ -15,6 +16,7 @@ export interface MetricsSource {
   featureStats(): FeatureStats;
   publishStats(): PublishStats | undefined;
   connections(): Record<string, ConnectionState>;
+  forecasts(): readonly ForecastView[];
   checkpoint(): {
     appliedSeq: number;
     checkpointedSeq: number;
@@ -151,6 +153,31 @@ export class EngineMetrics {
       'prescient_policy_publish_failures',
       'Policy documents that failed to publish (retried next tick).',
       (g) => g.set(self.source?.publishStats()?.failures ?? 0),
+    );
+    const nextStep = (pick: (v: ForecastView) => number | undefined) => (g: Gauge) => {
+      g.reset();
+      for (const v of self.source?.forecasts() ?? []) {
+        const value = pick(v);
+        if (value !== undefined) g.set({ series: v.series }, value);
+      }
+    };
+    gauge(
+      'prescient_forecast_p50',
+      'Forecast median of the next step, requests/s, per series.',
+      nextStep((v) => v.points[0]?.p50),
+      ['series'],
+    );
+    gauge(
+      'prescient_forecast_p90',
+      'Forecast 90th percentile of the next step, requests/s, per series.',
+      nextStep((v) => v.points[0]?.p90),
+      ['series'],
+    );
+    gauge(
+      'prescient_forecast_spike',
+      '1 when the last complete step fell outside its forecast interval (the spike flag).',
+      nextStep((v) => (v.spike?.active ? 1 : 0)),
+      ['series'],
     );
     gauge(
       'prescient_dependency_up',

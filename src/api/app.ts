@@ -10,6 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Engine } from '../engine.js';
 import type { Logger } from '../log.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import { forecastRoutes } from './routes/forecast.js';
 import { healthRoutes } from './routes/health.js';
 import { policyRoutes } from './routes/policy.js';
 import { statsRoutes } from './routes/stats.js';
@@ -46,6 +47,7 @@ export async function buildApp(options: AppOptions) {
         { name: 'health', description: 'Probes and metrics' },
         { name: 'telemetry', description: 'Telemetry over HTTP for clients without NATS' },
         { name: 'policy', description: 'Published policies' },
+        { name: 'forecast', description: 'Traffic forecasts per pool and cache node' },
         { name: 'stats', description: 'Engine statistics' },
       ],
     },
@@ -57,6 +59,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(healthRoutes, { engine });
   await app.register(statsRoutes, { engine });
   await app.register(policyRoutes, { engine });
+  await app.register(forecastRoutes, { engine });
   await app.register(telemetryRoutes, { engine, bodyLimitBytes: options.telemetryBodyLimitBytes });
   return app;
 }

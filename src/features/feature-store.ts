@@ -166,6 +166,17 @@ export class FeatureStore {
     return this.table.lruSlots(n, limit).map((slot) => this.keyRow(node, slot));
   }
 
+  /**
+   * The `k` hottest resident keys of `node` by decayed count over the half-life at `halfLifeIndex`
+   * (default 0, the shortest), hottest first.
+   */
+  hottestKeys(node: string, k: number, halfLifeIndex = 0): KeyFeatures[] {
+    const n = this.nodeIndex.get(node);
+    if (n === undefined) return [];
+    const index = Math.min(Math.max(0, halfLifeIndex), this.options.decayHalfLivesSec.length - 1);
+    return this.table.hottestSlots(n, k, index, this.clock).map((slot) => this.keyRow(node, slot));
+  }
+
   backendFeatures(pool: string, backend: string): BackendFeatures | undefined {
     return this.poolMap.get(pool)?.backends.get(backend)?.stats.features(this.clock);
   }

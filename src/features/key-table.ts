@@ -359,6 +359,55 @@ export class KeyTable {
     return out;
   }
 
+  /**
+   * The `k` resident slots of `node` with the highest decayed count over half-life `index`
+   * (evaluated at `clockMs`), highest first. One pass over the node's LRU list with a small
+   * min-heap: O(n log k), no allocation per key.
+   */
+  hottestSlots(node: number, k: number, index: number, clockMs: number): number[] {
+    if (k <= 0) return [];
+    const heapSlots: number[] = [];
+    const heapValues: number[] = [];
+    const rate = this.rates[index]!;
+    const siftDown = (i: number) => {
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heapValues.length && heapValues[l]! < heapValues[m]!) m = l;
+        if (r < heapValues.length && heapValues[r]! < heapValues[m]!) m = r;
+        if (m === i) return;
+        [heapValues[i], heapValues[m]] = [heapValues[m]!, heapValues[i]!];
+        [heapSlots[i], heapSlots[m]] = [heapSlots[m]!, heapSlots[i]!];
+        i = m;
+      }
+    };
+    for (let s = this.tails[node] ?? NIL; s !== NIL; s = this.prev[s]!) {
+      const dt = clockMs - this.lastAccess[s]!;
+      const v = this.decayed[s * this.h + index]!;
+      const value = dt > 0 ? v * expNeg(rate * dt) : v;
+      if (heapValues.length < k) {
+        heapValues.push(value);
+        heapSlots.push(s);
+        for (let i = heapValues.length - 1; i > 0;) {
+          const p = (i - 1) >> 1;
+          if (heapValues[p]! <= heapValues[i]!) break;
+          [heapValues[i], heapValues[p]] = [heapValues[p]!, heapValues[i]!];
+          [heapSlots[i], heapSlots[p]] = [heapSlots[p]!, heapSlots[i]!];
+          i = p;
+        }
+      } else if (value > heapValues[0]!) {
+        heapValues[0] = value;
+        heapSlots[0] = s;
+        siftDown(0);
+      }
+    }
+    return heapSlots
+      .map((slot, i) => ({ slot, value: heapValues[i]! }))
+      .sort((a, b) => b.value - a.value)
+      .map((e) => e.slot);
+  }
+
   /** The features of `slot`, its decayed counts evaluated at `asOfMs`. */
   row(slot: number, asOfMs: number): KeyRow {
     const h = this.h;

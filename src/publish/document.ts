@@ -5,8 +5,10 @@
  * decisions. Shapes are documented in docs/protocol.md; caches and proxies rely on them.
  */
 import type { EvictionDecision, ReasonCode, WeightDecision } from '../decisions.js';
+import type { ForecastPoint, ForecastView, SpikeFlag } from '../forecast/service.js';
+import type { HotKeysRecord } from '../features/hot-key-history.js';
 
-export type PolicyKind = 'eviction' | 'weights';
+export type PolicyKind = 'eviction' | 'weights' | 'forecast';
 
 export interface ReasonSummary {
   readonly code: ReasonCode;
@@ -38,6 +40,29 @@ export interface EvictionEntry extends EvictionDecision {
 export interface WeightEntry extends WeightDecision {
   /** HAProxy `set server … weight N` value, 0..256, proportional to `weight` (the largest gets 256). */
   readonly haproxyWeight: number;
+}
+
+export interface ForecastEntry extends ForecastPoint {
+  readonly reason: ReasonCode;
+}
+
+/** `forecast.<series>`: requests per second for the next steps, with the 80 % interval. */
+export interface ForecastDocument extends PolicyDocument<ForecastEntry> {
+  readonly stepSec: number;
+  readonly unit: 'requests/s';
+  /** Start (epoch ms) of the last complete step the forecast starts from. */
+  readonly originMs: number;
+  /** Set when the last complete step fell outside the interval forecast for it. */
+  readonly spike: SpikeFlag | null;
+  /**
+   * Cache nodes only: the keys that were hot the last time the time of day of the forecast peak
+   * came around, to load before the peak. Null when no such record exists yet.
+   */
+  readonly prewarm: {
+    readonly peakTs: number;
+    readonly recordedAtMs: number;
+    readonly keys: HotKeysRecord['keys'];
+  } | null;
 }
 
 export type EvictionDocument = PolicyDocument<EvictionEntry>;
@@ -81,6 +106,28 @@ export function evictionDocument(
 export function haproxyWeights(shares: readonly number[]): number[] {
   const max = Math.max(0, ...shares);
   return shares.map((w) => (w <= 0 || max <= 0 ? 0 : Math.max(1, Math.round((256 * w) / max))));
+}
+
+export function forecastDocument(
+  h: Header,
+  view: ForecastView,
+  prewarm: ForecastDocument['prewarm'],
+): ForecastDocument {
+  const entries = view.points.map((p) => ({ ...p, reason: view.reason }));
+  const reasons: ReasonSummary[] = [
+    { code: view.reason, entries: entries.length, text: view.text },
+  ];
+  return {
+    kind: 'forecast',
+    ...h,
+    entries,
+    reasons,
+    stepSec: view.stepSec,
+    unit: view.unit,
+    originMs: view.originMs,
+    spike: view.spike,
+    prewarm,
+  };
 }
 
 export function weightsDocument(h: Header, decisions: readonly WeightDecision[]): WeightsDocument {

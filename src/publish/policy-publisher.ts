@@ -10,11 +10,14 @@ import type { VictimRanker } from '../policy/victim-ranker.js';
 import type { Weigher } from '../balance/weigher.js';
 import {
   evictionDocument,
+  forecastDocument,
   policyKey,
   weightsDocument,
+  type ForecastDocument,
   type PolicyDocument,
   type PolicyKind,
 } from './document.js';
+import type { ForecastView } from '../forecast/service.js';
 import type { PolicySink } from './policy-sink.js';
 
 export interface PublisherOptions {
@@ -33,7 +36,7 @@ export interface PublishStats {
 export class PolicyPublisher {
   private readonly latestDocs = new Map<string, PolicyDocument>();
   private readonly dirty = new Set<string>();
-  private readonly published: Record<PolicyKind, number> = { eviction: 0, weights: 0 };
+  private readonly published: Record<PolicyKind, number> = { eviction: 0, weights: 0, forecast: 0 };
   private failures = 0;
   private lastError: string | undefined;
   private lastTickMs = 0;
@@ -77,7 +80,7 @@ export class PolicyPublisher {
     for (const node of changed.nodes) this.dirty.add(policyKey('eviction', node));
     for (const pool of changed.pools) this.dirty.add(policyKey('weights', pool));
     for (const [key, doc] of this.latestDocs) {
-      if (now - doc.generatedAt >= doc.ttlMs / 2) this.dirty.add(key);
+      if (doc.kind !== 'forecast' && now - doc.generatedAt >= doc.ttlMs / 2) this.dirty.add(key);
     }
     let n = 0;
     for (const key of [...this.dirty]) {
@@ -103,10 +106,8 @@ export class PolicyPublisher {
   }
 
   private async publishTarget(kind: PolicyKind, target: string, now: number): Promise<void> {
-    const key = policyKey(kind, target);
-    const version = await this.nextVersion(key);
-    const header = { target, version, generatedAt: now, ttlMs: this.options.ttlMs };
-    const doc =
+    if (kind === 'forecast') return; // forecasts are published by publishForecast
+    await this.put(kind, target, now, (header) =>
       kind === 'eviction'
         ? evictionDocument(
             { ...header, model: this.ranker.model },
@@ -118,7 +119,32 @@ export class PolicyPublisher {
         : weightsDocument(
             { ...header, model: this.weigher.model },
             this.weigher.weigh(this.store.poolBackends(target)),
-          );
+          ),
+    );
+  }
+
+  /** Publishes `forecast.<series>` for a new forecast. */
+  async publishForecast(view: ForecastView, prewarm: ForecastDocument['prewarm']): Promise<void> {
+    await this.put('forecast', view.series, this.now(), (header) =>
+      forecastDocument({ ...header, model: view.model }, view, prewarm),
+    );
+  }
+
+  /** Builds the next version of a target's document, writes it to the sink and remembers it. */
+  private async put(
+    kind: PolicyKind,
+    target: string,
+    now: number,
+    build: (header: {
+      target: string;
+      version: number;
+      generatedAt: number;
+      ttlMs: number;
+    }) => PolicyDocument,
+  ): Promise<void> {
+    const key = policyKey(kind, target);
+    const version = await this.nextVersion(key);
+    const doc = build({ target, version, generatedAt: now, ttlMs: this.options.ttlMs });
     await this.sink.put(key, doc);
     this.latestDocs.set(key, doc);
     this.published[kind]++;

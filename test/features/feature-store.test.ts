@@ -153,3 +153,23 @@ describe('FeatureStore', () => {
     expect(code(bytes, { ...OPTIONS, maxTrackedKeys: 100_000 })).toBe('restored');
   });
 });
+
+describe('hottestKeys', () => {
+  it('returns the k resident keys with the highest decayed count, hottest first', () => {
+    const store = new FeatureStore(BASE_OPTIONS);
+    const events: AccessEvent[] = [];
+    // key i is accessed i times at t = 1000 (so counts are exact: no decay at the clock).
+    for (let i = 1; i <= 20; i++)
+      for (let j = 0; j < i; j++) events.push({ ts: 1000, key: `k${i}`, hit: true });
+    events.push({ ts: 1000, key: 'k20', hit: false, op: 'evict' });
+    store.applyAccess('n', events);
+    expect(store.hottestKeys('n', 3).map((k) => [k.key, k.decayedCounts[0]])).toEqual([
+      ['k19', 19],
+      ['k18', 18],
+      ['k17', 17],
+    ]);
+    expect(store.hottestKeys('n', 0)).toEqual([]);
+    expect(store.hottestKeys('other', 3)).toEqual([]);
+    expect(store.hottestKeys('n', 100)).toHaveLength(19);
+  });
+});

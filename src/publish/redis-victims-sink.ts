@@ -1,0 +1,66 @@
+/**
+ * @module publish/redis-victims-sink
+ * Mirrors each `eviction.<node>` document into the Redis sorted set `prescient:evict:<node>`
+ * (score = eviction priority, so `ZPOPMAX` hands a cache its next victim). The set is replaced
+ * whole in one MULTI, so a cache never pops from a half-written list, and expires with the
+ * document's TTL, so a stale list disappears instead of misleading a cache after the engine
+ * stops. Other document kinds are ignored.
+ */
+import type { Redis } from 'ioredis';
+import type { EvictionDocument, PolicyDocument } from './document.js';
+import type { PolicySink } from './policy-sink.js';
+
+export class RedisVictimsSink implements PolicySink {
+  readonly kind = 'redis-zset';
+
+  constructor(
+    private readonly redis: Redis,
+    /** e.g. `prescient:` → keys `prescient:evict:<node>`. */
+    private readonly prefix: string,
+  ) {}
+
+  key(node: string): string {
+    return `${this.prefix}evict:${node}`;
+  }
+
+  async put(_key: string, doc: PolicyDocument): Promise<void> {
+    if (doc.kind !== 'eviction') return;
+    const { target, entries, ttlMs } = doc as EvictionDocument;
+    const key = this.key(target);
+    const tx = this.redis.multi().del(key);
+    if (entries.length > 0) {
+      const args: (string | number)[] = [];
+      for (const e of entries) args.push(e.score, e.key);
+      tx.zadd(key, ...args).pexpire(key, ttlMs);
+    }
+    const results = await tx.exec();
+    const failed = results?.find(([err]) => err !== null);
+    if (failed) throw failed[0] as Error;
+  }
+
+  /** The mirror is write-only: versions come from the primary sink. */
+  get(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+}
+
+/** Writes to the primary sink (which numbers versions), then to every mirror. */
+export class FanoutSink implements PolicySink {
+  readonly kind: string;
+
+  constructor(
+    private readonly primary: PolicySink,
+    private readonly mirrors: readonly PolicySink[],
+  ) {
+    this.kind = [primary.kind, ...mirrors.map((m) => m.kind)].join('+');
+  }
+
+  async put(key: string, doc: PolicyDocument): Promise<void> {
+    await this.primary.put(key, doc);
+    for (const m of this.mirrors) await m.put(key, doc);
+  }
+
+  get(key: string): Promise<PolicyDocument | undefined> {
+    return this.primary.get(key);
+  }
+}
