@@ -38,7 +38,7 @@ import { FanoutSink, RedisVictimsSink } from './publish/redis-victims-sink.js';
 import { PolicyPublisher } from './publish/policy-publisher.js';
 import type { PolicyDocument, PolicyKind } from './publish/document.js';
 import { victimRankers } from './policy/victim-ranker.js';
-import { weighers } from './balance/weigher.js';
+import { weighers, type WeighContext } from './balance/weigher.js';
 import './policy/lru-victims.js';
 import './balance/inverse-latency-weigher.js';
 import { EngineMetrics } from './metrics.js';
@@ -240,7 +240,11 @@ export class Engine {
       sink,
       victimRankers.create('lru', undefined),
       weighers.create('inverse-latency', undefined),
-      { ttlMs: this.settings.policyTtlMs, victimsPerNode: this.settings.victimsPerNode },
+      {
+        ttlMs: this.settings.policyTtlMs,
+        victimsPerNode: this.settings.victimsPerNode,
+        weighContext: (pool) => this.weighContext(pool),
+      },
     );
     await this.bus.start(this.appliedSeq, (msg) => this.apply(msg));
     const onError = (what: string) => (err: unknown) =>
@@ -410,6 +414,19 @@ export class Engine {
     }
     const ids = store.seriesIds().filter((id) => id.startsWith('pool.') || id.startsWith('node.'));
     return this.forecasts.update(store, ids);
+  }
+
+  /** The forecast a weigher sees for a pool: the coming steps' p50 and p90, and the spike flag. */
+  private weighContext(pool: string): WeighContext {
+    const view = this.forecasts.view(`pool.${pool}`);
+    if (!view) return {};
+    return {
+      forecast: {
+        p50: view.points.map((p) => p.p50),
+        p90: view.points.map((p) => p.p90),
+        spike: view.spike?.active ?? false,
+      },
+    };
   }
 
   /** For a cache node: the keys hot the last time the forecast peak's time of day came around. */

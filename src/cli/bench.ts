@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 
 const BENCHES: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
   ingest: async () => (await import('../sim/bench-ingest.js')).benchIngestCommand,
+  eviction: async () => (await import('../sim/bench-eviction.js')).benchEvictionCommand,
   forecast: async () => (await import('../sim/bench-forecast.js')).benchForecastCommand,
 };
 

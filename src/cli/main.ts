@@ -13,6 +13,10 @@ commands:
   bench ingest --events N [--batch B] [--json]
                                           publish N synthetic events to NATS, report events/s applied
                                           and p99 apply latency
+  bench forecast --series FILE|DIR [--horizon 12] [--season auto|STEPS] [--holdout 0.2] [--json]
+                                          rolling-origin backtest of every forecaster and the served one
+  bench eviction --trace FILE|DIR [--sizes 0.01,0.05,0.1] [--policies all|lru,...] [--json]
+                                          replay a cache trace with every eviction policy
   help                                    this text
 
 run 'prescient <command> --help' for a command's options.`;

@@ -7,13 +7,14 @@
  */
 import type { FeatureStore } from '../features/feature-store.js';
 import type { VictimRanker } from '../policy/victim-ranker.js';
-import type { Weigher } from '../balance/weigher.js';
+import type { WeighContext, Weigher } from '../balance/weigher.js';
 import {
   evictionDocument,
   forecastDocument,
   policyKey,
   weightsDocument,
   type ForecastDocument,
+  type WeightsDocument,
   type PolicyDocument,
   type PolicyKind,
 } from './document.js';
@@ -24,6 +25,8 @@ export interface PublisherOptions {
   readonly ttlMs: number;
   readonly victimsPerNode: number;
   readonly now?: () => number;
+  /** What the weigher may know about a pool besides its features (forecast, affinity). */
+  readonly weighContext?: (pool: string) => WeighContext;
 }
 
 export interface PublishStats {
@@ -118,7 +121,7 @@ export class PolicyPublisher {
           )
         : weightsDocument(
             { ...header, model: this.weigher.model },
-            this.weigher.weigh(this.store.poolBackends(target)),
+            this.weigher.weigh(this.store.poolBackends(target), this.weighContext(target)),
           ),
     );
   }
@@ -128,6 +131,14 @@ export class PolicyPublisher {
     await this.put('forecast', view.series, this.now(), (header) =>
       forecastDocument({ ...header, model: view.model }, view, prewarm),
     );
+  }
+
+  /** The context of a pool's next weights: the caller's, plus the shares published last. */
+  private weighContext(pool: string): WeighContext {
+    const base = this.options.weighContext?.(pool) ?? {};
+    const last = this.latestDocs.get(policyKey('weights', pool)) as WeightsDocument | undefined;
+    const previous = last ? new Map(last.entries.map((e) => [e.backend, e.weight])) : undefined;
+    return { pool, nowMs: this.store.clockMs, ...base, ...(previous ? { previous } : {}) };
   }
 
   /** Builds the next version of a target's document, writes it to the sink and remembers it. */
