@@ -5,6 +5,8 @@
  * 127.0.0.1:4222 and Redis on 127.0.0.1:6379. A server that is installed but stopped is started
  * (with the same command the machine uses at boot) and waited for; a server that is missing fails
  * with the install command. Nothing is ever skipped: tests need real servers, not mocks.
+ * HAProxy is only checked for (the HAProxy rig test starts its own on a free loopback port, and
+ * this script never installs anything: `.ci/run` installs the `haproxy` package in CI).
  *
  * CLI: `node scripts/services.mjs` (exit 0 when both are up, 1 otherwise).
  * Library: `await ensureServices()` throws an Error listing every problem.
@@ -237,6 +239,27 @@ const SERVICES = [
   },
 ];
 
+const HAPROXY_BINARY = '/usr/sbin/haproxy';
+
+/** HAProxy must be installed (the rig test runs its own); never started or installed here. */
+function checkHaproxy() {
+  try {
+    accessSync(HAPROXY_BINARY, constants.X_OK);
+  } catch {
+    throw new Error(
+      `haproxy is not installed (${HAPROXY_BINARY} is missing): sudo apt-get install -y haproxy`,
+    );
+  }
+  const result = spawnSync(HAPROXY_BINARY, ['-v'], { encoding: 'utf8' });
+  const version = /version (\S+)/.exec(result.stdout ?? '')?.[1];
+  if (result.status !== 0 || !version) {
+    throw new Error(
+      `${HAPROXY_BINARY} -v failed: ${(result.stderr || result.stdout || '').trim()}`,
+    );
+  }
+  return version;
+}
+
 /** Checks one service, starting it if installed but stopped; returns the ok detail or throws. */
 async function ensureService(service) {
   const first = await service.probe();
@@ -262,7 +285,8 @@ async function ensureService(service) {
 }
 
 /**
- * Ensures NATS (with JetStream) and Redis are up, printing one line per service.
+ * Ensures NATS (with JetStream) and Redis are up and HAProxy is installed, printing one line per
+ * service.
  * @returns {Promise<Record<string, string>>} service name → detail, e.g. `{ redis: '7.0.15' }`
  * @throws {Error} listing every service that is missing or not ready, with what to do about it
  */
@@ -277,6 +301,13 @@ export async function ensureServices() {
       problems.push(error.message);
       console.error(error.message);
     }
+  }
+  try {
+    details.haproxy = checkHaproxy();
+    console.log(`haproxy: ok (${details.haproxy}, installed; the rig test starts its own)`);
+  } catch (error) {
+    problems.push(error.message);
+    console.error(error.message);
   }
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return details;

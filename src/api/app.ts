@@ -10,6 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Engine } from '../engine.js';
 import type { Logger } from '../log.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import { edsRoutes } from './routes/eds.js';
 import { forecastRoutes } from './routes/forecast.js';
 import { healthRoutes } from './routes/health.js';
 import { policyRoutes } from './routes/policy.js';
@@ -59,6 +60,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(healthRoutes, { engine });
   await app.register(statsRoutes, { engine });
   await app.register(policyRoutes, { engine });
+  await app.register(edsRoutes, { engine });
   await app.register(forecastRoutes, { engine });
   await app.register(telemetryRoutes, { engine, bodyLimitBytes: options.telemetryBodyLimitBytes });
   return app;

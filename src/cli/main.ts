@@ -17,6 +17,9 @@ commands:
                                           rolling-origin backtest of every forecaster and the served one
   bench eviction --trace FILE|DIR [--sizes 0.01,0.05,0.1] [--policies all|lru,...] [--json]
                                           replay a cache trace with every eviction policy
+  haproxy-agent --socket PATH --backend NAME --pool POOL [--proxy ID] [--interval MS]
+                                          feed HAProxy's show stat to Prescient as latency telemetry and
+                                          apply weights.<POOL> with set server ... weight N
   help                                    this text
 
 run 'prescient <command> --help' for a command's options.`;
@@ -27,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serve,
   replay: async () => (await import('./replay.js')).replay,
   bench: async () => (await import('./bench.js')).bench,
+  'haproxy-agent': async () => (await import('./haproxy-agent.js')).haproxyAgent,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,20 @@
+/**
+ * @module client
+ * The SDK caches, proxies and Node services embed: the weights client and its pickers, the
+ * HAProxy agent, and the ack they publish. See docs/proxies.md.
+ */
+export { WeightsClient } from './weights-client.js';
+export type {
+  PickerKind,
+  WeightsClientOptions,
+  WeightsClientState,
+  WeightsClientStatus,
+} from './weights-client.js';
+export { SmoothWeightedRoundRobin, WeightedP2C, seededRandom } from './pickers.js';
+export type { Picker, WeightedBackend } from './pickers.js';
+export { HaproxyAgent, runtimeCommand } from './haproxy-agent.js';
+export type { HaproxyAgentOptions, HaproxyAgentStatus } from './haproxy-agent.js';
+export { ackSubject } from './ack.js';
+export type { WeightsAck } from './ack.js';
+export { watchPolicyKey } from './policy-watch.js';
+export type { PolicyWatch, PolicyWatchOptions } from './policy-watch.js';

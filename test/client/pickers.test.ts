@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { SmoothWeightedRoundRobin, WeightedP2C, seededRandom } from '../../src/client/pickers.js';
+
+describe('SmoothWeightedRoundRobin', () => {
+  it('gives nginx’s sequence for weights 5/1/1', () => {
+    const p = new SmoothWeightedRoundRobin([
+      { backend: 'a', weight: 5 },
+      { backend: 'b', weight: 1 },
+      { backend: 'c', weight: 1 },
+    ]);
+    const seq = Array.from({ length: 14 }, () => p.pick()).join(' ');
+    expect(seq).toBe('a a b a c a a a a b a c a a');
+  });
+
+  it('never picks a zero weight and answers undefined with none usable', () => {
+    const p = new SmoothWeightedRoundRobin([
+      { backend: 'a', weight: 0 },
+      { backend: 'b', weight: 2 },
+    ]);
+    expect(new Set(Array.from({ length: 10 }, () => p.pick()))).toEqual(new Set(['b']));
+    expect(new SmoothWeightedRoundRobin([{ backend: 'a', weight: 0 }]).pick()).toBeUndefined();
+  });
+});
+
+describe('WeightedP2C', () => {
+  it('with nothing in flight keeps the heavier of the two drawn (seeded, exact odds)', () => {
+    const p = new WeightedP2C(
+      [
+        { backend: 'a', weight: 0.6 },
+        { backend: 'b', weight: 0.3 },
+        { backend: 'c', weight: 0.1 },
+      ],
+      () => 0,
+      seededRandom(42),
+    );
+    const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
+    const n = 20_000;
+    for (let i = 0; i < n; i++) counts[p.pick()!]!++;
+    // b wins only when the pair drawn is {b, c}: 0.3 · 0.1/0.7 + 0.1 · 0.3/0.9 = 0.0762.
+    expect(counts['c']).toBe(0);
+    expect(counts['b']! / n).toBeCloseTo(0.0762, 2);
+  });
+
+  it('balances in-flight load in proportion to weight (closed loop, seeded)', () => {
+    const inflight: Record<string, number> = { a: 0, b: 0, c: 0 };
+    const p = new WeightedP2C(
+      [
+        { backend: 'a', weight: 3 },
+        { backend: 'b', weight: 2 },
+        { backend: 'c', weight: 1 },
+      ],
+      (b) => inflight[b]!,
+      seededRandom(7),
+    );
+    const served: Record<string, number> = { a: 0, b: 0, c: 0 };
+    const queue: string[] = [];
+    const rng = seededRandom(99);
+    for (let i = 0; i < 30_000; i++) {
+      const b = p.pick()!;
+      inflight[b]!++;
+      served[b]!++;
+      queue.push(b);
+      // 60 calls in flight; a random one finishes each step.
+      if (queue.length > 60) {
+        const j = Math.floor(rng() * queue.length);
+        const done = queue.splice(j, 1)[0]!;
+        inflight[done]!--;
+      }
+    }
+    const total = served['a']! + served['b']! + served['c']!;
+    expect(served['a']! / total).toBeCloseTo(3 / 6, 1);
+    expect(served['b']! / total).toBeCloseTo(2 / 6, 1);
+    expect(served['c']! / total).toBeCloseTo(1 / 6, 1);
+  });
+
+  it('is reproducible with the same seed', () => {
+    const mk = () =>
+      new WeightedP2C(
+        [
+          { backend: 'a', weight: 1 },
+          { backend: 'b', weight: 1 },
+          { backend: 'c', weight: 1 },
+        ],
+        () => 0,
+        seededRandom(5),
+      );
+    const x = mk();
+    const y = mk();
+    expect(Array.from({ length: 50 }, () => x.pick())).toEqual(
+      Array.from({ length: 50 }, () => y.pick()),
+    );
+  });
+});
