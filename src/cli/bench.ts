@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<(args: string[]) => Promise<number>>
   ingest: async () => (await import('../sim/bench-ingest.js')).benchIngestCommand,
   eviction: async () => (await import('../sim/bench-eviction.js')).benchEvictionCommand,
   forecast: async () => (await import('../sim/bench-forecast.js')).benchForecastCommand,
+  balance: async () => (await import('../sim/bench-balance.js')).benchBalanceCommand,
 };
 
 export async function bench(argv: string[]): Promise<number> {

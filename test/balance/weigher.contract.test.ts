@@ -1,7 +1,13 @@
 /** The contract every weigher passes, run for each registered id; then golden cases. */
 import { describe, expect, it } from 'vitest';
 import { weighers } from '../../src/balance/weigher.js';
-import '../../src/balance/inverse-latency-weigher.js';
+import '../../src/balance/builtin.js';
+import { EqualWeigher } from '../../src/balance/equal-weigher.js';
+import { GrpcWrrWeigher, GRPC_WRR_DEFAULTS } from '../../src/balance/grpc-wrr-weigher.js';
+import { PeakEwmaWeigher } from '../../src/balance/peak-ewma-weigher.js';
+import { PredictiveWeigher } from '../../src/balance/predictive-weigher.js';
+import { effectiveFloor, type ShareLimits } from '../../src/balance/shares.js';
+import type { Weigher } from '../../src/balance/weigher.js';
 import { REASON_CODES } from '../../src/decisions.js';
 import type { BackendFeatures } from '../../src/features/types.js';
 import { haproxyWeights } from '../../src/publish/document.js';
@@ -62,6 +68,62 @@ describe.each(weighers.ids())('weigher contract: %s', (id) => {
 
   it('weighs an empty pool as empty', () => {
     expect(weigher.weigh([])).toEqual([]);
+  });
+
+  it('never returns NaN or all-zero shares, with or without a context', () => {
+    const ctx = {
+      pool: 'p',
+      nowMs: 1,
+      forecast: { p50: [50], p90: [80], spike: false },
+      previous: new Map([
+        ['a', 0.9],
+        ['b', 0.1],
+      ]),
+      affinity: new Map([['a', 0.5]]),
+    };
+    for (const pool of pools) {
+      const out = weighers.create(id, undefined).weigh(pool, ctx);
+      expect(out.some((d) => d.weight > 0)).toBe(true);
+      expect(out.every((d) => !Number.isNaN(d.weight))).toBe(true);
+      expect(out.reduce((s, d) => s + d.weight, 0)).toBeCloseTo(1, 9);
+    }
+  });
+});
+
+/** Weighers that bound their shares expose `limits`; the contract checks those bounds. */
+const limited: [string, () => Weigher & { readonly limits: ShareLimits }][] = [
+  ['equal (limited)', () => new EqualWeigher({ floorShare: 0.05, maxStepShare: 0.05 })],
+  ['peak-ewma (limited)', () => new PeakEwmaWeigher({ floorShare: 0.05, maxStepShare: 0.05 })],
+  [
+    'grpc-wrr (limited)',
+    () => new GrpcWrrWeigher({ ...GRPC_WRR_DEFAULTS, floorShare: 0.05, maxStepShare: 0.05 }),
+  ],
+  ['predictive', () => new PredictiveWeigher()],
+];
+
+describe.each(limited)('weigher limits: %s', (_name, make) => {
+  const pool = [backend('a', 10), backend('b', 20), backend('c', 40), backend('d', 15)];
+
+  it('keeps every share at or above the floor', () => {
+    const w = make();
+    const floor = effectiveFloor(w.limits, pool.length);
+    for (const d of w.weigh(pool)) expect(d.weight).toBeGreaterThanOrEqual(floor - 1e-12);
+  });
+
+  it('moves no share more than maxStepShare from the previous one', () => {
+    const w = make();
+    const previous = new Map([
+      ['a', 0.1],
+      ['b', 0.6],
+      ['c', 0.2],
+      ['d', 0.1],
+    ]);
+    const out = w.weigh(pool, { previous });
+    for (const d of out)
+      expect(Math.abs(d.weight - previous.get(d.backend)!)).toBeLessThanOrEqual(
+        w.limits.maxStepShare + 1e-9,
+      );
+    expect(out.reduce((s, d) => s + d.weight, 0)).toBeCloseTo(1, 9);
   });
 });
 
