@@ -38,9 +38,9 @@ import { FanoutSink, RedisVictimsSink } from './publish/redis-victims-sink.js';
 import { PolicyPublisher } from './publish/policy-publisher.js';
 import type { PolicyDocument, PolicyKind } from './publish/document.js';
 import { victimRankers } from './policy/victim-ranker.js';
-import { weighers, type WeighContext } from './balance/weigher.js';
+import { weighers, type WeighContext, type Weigher } from './balance/weigher.js';
 import './policy/lru-victims.js';
-import './balance/inverse-latency-weigher.js';
+import './balance/builtin.js';
 import { EngineMetrics } from './metrics.js';
 import { ForecastService, type FitFn, type ForecastView } from './forecast/service.js';
 import { fallbackFit, servedFit } from './forecast/served.js';
@@ -112,6 +112,8 @@ export interface EngineOptions {
 export class Engine {
   readonly n: Names;
   readonly forecasts: ForecastService;
+  /** One long-lived instance: it keeps each backend's learned latency curve between decisions. */
+  readonly weigher: Weigher;
   /** Per cache node, the keys hot at each hour of day (pre-warm hints). */
   readonly hotKeys = new HotKeyHistory();
   readonly metrics = new EngineMetrics();
@@ -145,6 +147,8 @@ export class Engine {
     options: EngineOptions = {},
   ) {
     this.n = names(settings);
+    // Created here so an unknown PRESCIENT_WEIGHER stops the engine at start, naming the known ones.
+    this.weigher = weighers.create(settings.weigher, undefined);
     this.forecasts = new ForecastService({
       horizon: settings.forecastHorizonSteps,
       refitIntervalMs: settings.forecastRefitSec * 1000,
@@ -239,7 +243,7 @@ export class Engine {
       this.storeValue,
       sink,
       victimRankers.create('lru', undefined),
-      weighers.create('inverse-latency', undefined),
+      this.weigher,
       {
         ttlMs: this.settings.policyTtlMs,
         victimsPerNode: this.settings.victimsPerNode,

@@ -163,16 +163,16 @@ export const SPEC = {
   latencyWindowSec: {
     env: 'PRESCIENT_LATENCY_WINDOW_SEC',
     kind: 'int',
-    default: '60',
+    default: '10',
     min: 1,
-    doc: 'Window of the per-backend latency percentiles.',
+    doc: 'Window of the per-backend latency percentiles. Short, so a recovered backend regains its share within seconds.',
   },
   ewmaTauMs: {
     env: 'PRESCIENT_EWMA_TAU_MS',
     kind: 'int',
-    default: '10000',
+    default: '2000',
     min: 1,
-    doc: 'Time constant of the per-backend EWMA and peak-EWMA latency and error rate.',
+    doc: 'Time constant of the per-backend EWMA and peak-EWMA latency and error rate. 2 s lets weights leave a backend that turned slow within seconds (Finagle uses 10 s).',
   },
   seriesStepSec: {
     env: 'PRESCIENT_SERIES_STEP_SEC',
@@ -230,6 +230,12 @@ export const SPEC = {
     min: 1,
     max: 10000,
     doc: 'Eviction candidates per node in eviction.<node>.',
+  },
+  weigher: {
+    env: 'PRESCIENT_WEIGHER',
+    kind: 'string',
+    default: 'predictive',
+    doc: 'Weigher publishing weights.<pool>: predictive (learned latency-vs-load curves), inverse-latency, peak-ewma, grpc-wrr or equal.',
   },
   forecastHorizonSteps: {
     env: 'PRESCIENT_FORECAST_HORIZON_STEPS',

@@ -7,7 +7,10 @@ let engine: Engine;
 let app: App;
 
 beforeAll(async () => {
-  ({ engine, app } = await embeddedApp({ httpBodyLimitBytes: 64 * 1024 }));
+  ({ engine, app } = await embeddedApp({
+    httpBodyLimitBytes: 64 * 1024,
+    weigher: 'inverse-latency',
+  }));
 });
 afterAll(async () => {
   await app.close();
@@ -263,5 +266,22 @@ describe('metrics and stats', () => {
       telemetry: { accepted: { access: 8, latency: 2 } },
       features: { trackedKeys: 6 },
     });
+  });
+});
+
+describe('weigher choice', () => {
+  it('serves the predictive weigher by default and refuses an unknown one at construction', async () => {
+    const { Engine } = await import('../../src/engine.js');
+    const { createLogger } = await import('../../src/log.js');
+    const { loadSettings } = await import('../../src/config/settings.js');
+    expect(new Engine(loadSettings({}), createLogger('silent')).weigher.id).toBe('predictive');
+    expect(
+      () => new Engine(loadSettings({ PRESCIENT_WEIGHER: 'nope' }), createLogger('silent')),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'PRESCIENT_E_CONFIG',
+        message: expect.stringContaining('predictive'),
+      }),
+    );
   });
 });

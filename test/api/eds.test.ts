@@ -105,7 +105,7 @@ function envoyClaProblems(v: unknown): string[] {
 let engine: Engine;
 let app: App;
 beforeAll(async () => {
-  ({ engine, app } = await embeddedApp());
+  ({ engine, app } = await embeddedApp({ weigher: 'inverse-latency' }));
 });
 afterAll(async () => {
   await app.close();
