@@ -22,17 +22,7 @@ export interface Picker {
   pick(): string | undefined;
 }
 
-/** mulberry32: a small seeded PRNG returning [0, 1), for reproducible P2C. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as seededRandom } from '../random.js';
 
 export class SmoothWeightedRoundRobin implements Picker {
   private readonly backends: WeightedBackend[];

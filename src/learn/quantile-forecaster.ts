@@ -37,6 +37,7 @@ import {
   type DirectLayout,
 } from './direct-features.js';
 import { loadTf, type Tf } from './tf.js';
+import { mulberry32 } from '../random.js';
 
 /** Quantile levels of the three outputs per horizon. */
 export const QUANTILE_LEVELS = [0.1, 0.5, 0.9] as const;
@@ -520,14 +521,4 @@ function shuffle(a: Int32Array, rng: () => number): void {
   }
 }
 
-/** Small seeded generator (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };

@@ -10,6 +10,13 @@
  * the loser is evicted. A hit in probation promotes to protected; protected's overflow is
  * demoted to probation. No doorkeeper (the paper's optional Bloom filter in front of the sketch).
  *
+ * The window is FIXED at 1 %: no hill climbing (Caffeine adapts the window from the sampled hit
+ * rate, Einziger et al., "Adaptive Software Cache Management", Middleware'18). A 1 % window
+ * filters hard for frequency and loses to LRU on recency-biased traces; here orm-busy at 1 %
+ * (0.598 vs LRU 0.770) and oltp at 5/10 %. That is the policy, not a bug: an independent
+ * Map-based W-TinyLFU gives the same ratios to four decimals, and exact (non-sketch) counts move
+ * them by under 0.005. Wider windows close most of it (orm-busy 1 %: 0.72 at 20 %, 0.74 at 50 %).
+ *
  * Sizes follow the caffeine simulator: main = floor(0.99 c), window = c − main, protected =
  * floor(0.8 main). In unit 'bytes' the same shares apply to bytes, the candidate evicts as many
  * victims as it needs while it keeps winning, and the sketch's width and reset period are set

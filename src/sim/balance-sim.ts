@@ -28,6 +28,7 @@ import type { Weigher, WeighContext } from '../balance/weigher.js';
 import { FeatureStore } from '../features/feature-store.js';
 import type { FeatureStoreOptions } from '../features/types.js';
 import type { LatencyEvent } from '../telemetry/events.js';
+import { mulberry32 as seededRandom } from '../random.js';
 
 export const ALGORITHMS = [
   'round-robin',
@@ -120,16 +121,7 @@ const POOL = 'sim';
 /** Peak-EWMA decay of the peak-ewma-p2c balancer (Linkerd / Finagle default 10 s). */
 const PEAK_EWMA_TAU_MS = 10_000;
 
-/** mulberry32: a small seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Binary min-heap of events ordered by time, then insertion order (deterministic ties). */
 class EventHeap {

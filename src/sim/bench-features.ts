@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { FeatureStore } from '../features/feature-store.js';
 import type { FeatureStoreOptions } from '../features/types.js';
 import type { AccessEvent } from '../telemetry/events.js';
+import { mulberry32 as rng } from '../random.js';
 
 export interface BenchFeaturesResult {
   eventsPerSec: number;
@@ -32,17 +33,6 @@ function settleHeap(): number {
     gc();
   }
   return process.memoryUsage().heapUsed;
-}
-
-/** mulberry32, so every run applies the same events. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function benchOptions(keys: number): FeatureStoreOptions {

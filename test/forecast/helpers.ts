@@ -1,17 +1,9 @@
 /** Tiny seeded synthetic series for the forecaster tests. */
 import type { SeriesInfo } from '../../src/forecast/forecaster.js';
 
-/** mulberry32: a small seeded PRNG, so every test series is the same on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/random.js';
+
+export { rng };
 
 /** Standard normal draws (Box–Muller) from a seeded PRNG. */
 export function gaussian(seed: number): () => number {

@@ -216,17 +216,20 @@ describe('golden traces (hits computed by hand)', () => {
   });
 
   it('s3fifo, capacity 10 (small 1, main 9, ghost 9)', () => {
-    // a m → small [a] · b..j m: small full before any eviction → main [b..j]
-    // · k m: main 9 not over 9, small not empty → evict small: a (freq 0) → ghost; k → small
-    // · a m, ghost hit: evict small: k (freq 0) → ghost; a → main (10 objects in main)
-    // · b HIT (freq 1) · l m: main 10 > 9 → evict main: b freq 1 → reinsert freq 0; c freq 0 →
-    //   evicted (not to ghost); l → small · k m, ghost hit: evict small l → ghost; k → main
-    // · c m (not in ghost): main 10 > 9 → evict main: d → small [c] · a HIT · d m
+    // Original S3-FIFO (SOSP'23, libCacheSim S3FIFOv0): every non-ghost miss enters small, even
+    // while the cache fills. a..j m → small [j..a] (10, no eviction before the cache is full)
+    // · k m: main 0 not over 9 → evict small: a (freq 0) → ghost [a]; k → small
+    // · a m, ghost hit: evict small b → ghost; a → main [a] · b m, ghost hit: evict small c →
+    //   ghost; b → main [b a] · l m: evict small d → ghost [d c]; l → small [l k j i h g f e]
+    // · k HIT (small, freq 1) · c m, ghost hit: evict small e → ghost; c → main [c b a]
+    // · a HIT (main) · d m, ghost hit: evict small f → ghost; d → main [d c b a]
     const p = make('s3fifo', { capacity: 10, unit: 'objects' });
     const h = drive(p, unit('a b c d e f g h i j k a b l k c a d')).map(Number);
-    expect(h).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0]);
-    // Evicted: a, k (small → ghost), c (main), l (small), d (main), c again (small, for d).
+    expect(h).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0]);
+    // Evicted from small: a, b, c, d, e, f.
     expect(p.evictions).toBe(6);
+    expect(['a', 'b', 'c', 'd', 'k', 'l'].every((k) => p.has(k))).toBe(true);
+    expect(['e', 'f'].some((k) => p.has(k))).toBe(false);
   });
 
   it('wtinylfu, capacity 2 (window 1, main 1): a a a b c a b c', () => {
@@ -240,6 +243,24 @@ describe('golden traces (hits computed by hand)', () => {
     expect(drive(p, unit('a a a b c a b c')).map(Number)).toEqual([0, 1, 1, 0, 0, 1, 0, 0]);
     expect(['a', 'b', 'c'].filter((k) => p.has(k))).toEqual(['a', 'c']);
     expect(hits('lru', 2, 'a a a b c a b c')).toEqual([0, 1, 1, 0, 0, 0, 0, 0]);
+  });
+
+  it('wtinylfu admission: the window victim competes, ties reject, misses count', () => {
+    const cached = (p: EvictionPolicy) => ['a', 'b', 'c', 'd'].filter((k) => p.has(k));
+    // Capacity 2 → window 1, main 1. a m [a] · b m: window victim a → main (room) · c m: the
+    // candidate is b (the window victim, not the new key c): freq b 1 = freq a 1 → rejected.
+    const tie = make('wtinylfu', { capacity: 2, unit: 'objects' });
+    expect(drive(tie, unit('a b c')).map(Number)).toEqual([0, 0, 0]);
+    expect(cached(tie)).toEqual(['a', 'c']);
+    // a m · b m (a → main) · b HIT (b=2) · c m: candidate b (2) > victim a (1) → a evicted.
+    const win = make('wtinylfu', { capacity: 2, unit: 'objects' });
+    expect(drive(win, unit('a b b c')).map(Number)).toEqual([0, 0, 1, 0]);
+    expect(cached(win)).toEqual(['b', 'c']);
+    // Misses are counted too: a m · b m (a → main) · c m: b (1) vs a (1) → b out · b m (b=2,
+    // a miss) : c (1) vs a (1) → c out · d m: candidate b (2) > a (1) → a evicted.
+    const miss = make('wtinylfu', { capacity: 2, unit: 'objects' });
+    expect(drive(miss, unit('a b c b d')).map(Number)).toEqual([0, 0, 0, 0, 0]);
+    expect(cached(miss)).toEqual(['b', 'd']);
   });
 
   it('redis-lru with capacity 1 is LRU (the only sample is the only key)', () => {

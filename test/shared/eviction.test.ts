@@ -64,13 +64,11 @@ const REFERENCE: Record<string, { lru: number[]; s3fifo: number[]; belady: numbe
 
 /**
  * Tolerances: the README's figures have three decimals, so ±0.002 leaves 0.0015 for floor
- * rounding of capacities. KNOWN GAP: S3-FIFO on cloudphysics-io at 5 % gives 0.1870 against the
- * README's 0.198 (Δ 0.011, just outside ±0.01) while 1 % and 10 % agree within 0.004 and every
- * other S3-FIFO figure within 0.001; not explained yet, so that one cell is held to ±0.012 and
- * listed here rather than hidden.
+ * rounding of capacities. S3-FIFO is the paper's original (libCacheSim S3FIFOv0: no warm-up rule
+ * sending early arrivals to main), which the reference was computed with; every cell agrees
+ * within ±0.001, held to ±0.01.
  */
 const TOLERANCE = { lru: 0.002, belady: 0.002, s3fifo: 0.01 } as const;
-const KNOWN_GAPS: Record<string, number> = { 'cloudphysics-io/s3fifo/0.05': 0.012 };
 
 describe.each(Object.keys(REFERENCE))('reference hit ratios: %s', (name) => {
   let trace: LoadedTrace | undefined;
@@ -88,7 +86,7 @@ describe.each(Object.keys(REFERENCE))('reference hit ratios: %s', (name) => {
         return simulateLoaded(t, p, { unitSize: true }).hitRatio;
       });
       SIZES.forEach((f, i) => {
-        const tol = KNOWN_GAPS[`${name}/${policy}/${f}`] ?? TOLERANCE[policy];
+        const tol = TOLERANCE[policy];
         const want = REFERENCE[name]![policy][i]!;
         expect({ size: f, diff: Math.abs(got[i]! - want) <= tol ? 'ok' : got[i] }).toEqual({
           size: f,
