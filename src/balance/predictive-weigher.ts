@@ -424,7 +424,9 @@ export class PredictiveWeigher implements Weigher {
       const pct = (weight * 100).toFixed(1);
       const cause: Record<Factor, () => string> = {
         latency: () =>
-          `predicted p99 ${predictedP99Ms.toFixed(1)} ms at ${myLoad.toFixed(1)} req/s ` +
+          (yAt > 0
+            ? `predicted p99 ${predictedP99Ms.toFixed(1)} ms at ${myLoad.toFixed(1)} req/s `
+            : `planned ${myLoad.toFixed(1)} req/s exceeds its learned capacity `) +
           `(learned base ${(1000 / c.a).toFixed(1)} ms, capacity ${capacity.toFixed(0)} req/s)`,
         forecastLoad: () =>
           `forecast load ${forecastLoad.toFixed(0)} req/s (now ${currentLoad.toFixed(0)}) ` +
