@@ -1,0 +1,639 @@
+/**
+ * @module learn/eviction/learned-policy
+ * `LearnedPolicy` (id `learned`): a sampled-candidate eviction policy whose victim choice is
+ * learned online from the request stream, framed as a contextual bandit with delayed reward.
+ *
+ * - **State / context**: for each of `k` resident candidates sampled uniformly at random (LRB's
+ *   candidate sampling, Song et al. NSDI'20; Redis-style sampling), its online features
+ *   ({@link extractFeatures}: idle time, 4 recent gaps, decayed counts, access count, size,
+ *   lifetime, all relative to the time scale T = capacity) plus the popularity predictor's logit.
+ * - **Action**: which candidate to evict.
+ * - **Reward** (delayed): evicting key c costs −exp(−d / (τ·T)) when c is requested again d
+ *   requests later (a *ghost hit*: the ghost list remembers evicted keys for a window W, so the
+ *   return is observed without looking ahead), and ≈ 0 when it does not come back within W.
+ *   The discount makes a far-away return cheaper (other evictions must happen before it anyway) —
+ *   a soft version of Bélády's "evict the farthest next use" that LRB relaxes with a boundary.
+ * - **Agent**: Q(c) = E[reward | features] is fitted by regression (fitted-Q for one step) on
+ *   logged decisions: each eviction logs the victim and a random non-chosen candidate; because the
+ *   trace keeps flowing, the reward of *not* chosen candidates is observed as well (full-
+ *   information feedback), so the data are not biased towards the agent's own choices. The
+ *   policy evicts argmax Q among the candidates.
+ * - **Popularity predictor**: P(key requested again within H = `horizonT`·T), a logistic network
+ *   trained on random resident keys sampled at random requests, labelled when they are requested
+ *   again (1) or when H has passed without a request (0) — labels known at training time only.
+ *   Its logit is an input of the agent (and the engine can use it on its own).
+ * - **Training schedule**: both networks retrain synchronously in tfjs (minibatch Adam,
+ *   {@link MlpTrainer}) at request counts fixed in advance: first once enough labels exist, then
+ *   every max(`retrainMinRequests`, `retrainFraction`·t) requests, on bounded ring buffers of the
+ *   most recent labelled samples. Weights are copied into plain JS for scoring.
+ * - **Honest online protocol**: at request t only requests ≤ t are used, `nextAccessVtime` is never
+ *   read, and nothing depends on wall-clock time: replaying a prefix gives the same decisions.
+ * - **Fallback**: before the first retrain the victim is the least recently used of the sampled
+ *   candidates (sampled LRU), with reason `FALLBACK`.
+ * - **Regret guard** (LeCaR / CACHEUS-style experts, full information): at every eviction the
+ *   model and sampled LRU each propose a victim from the same sample; a proposal whose key is
+ *   requested again within `guardWindowT`·T is charged to its proposer (a real ghost hit if it
+ *   was executed, a counterfactual one if not). Charges decay (half-life `guardHalfLifeT`·T);
+ *   while LRU's charges are below `guardRatio` × the model's, LRU's proposal is evicted
+ *   (reason `HEURISTIC`). This is what keeps the policy near LRU where the model is wrong
+ *   (orm-busy); it costs a few points where the model is right (see docs/learning-eviction.md).
+ *
+ * Drawn on: LRB (Song et al., NSDI'20: sampling, relaxed-Bélády labels from a sliding memory
+ * window), LeCaR / CACHEUS (Vietri et al., HotStorage'18; Rodriguez et al., FAST'21: regret from a
+ * ghost list of recent victims), GL-Cache (Yang et al., FAST'23) and HALP (Song et al., NSDI'23:
+ * learned scores over heuristic-shaped candidates). No code was copied.
+ */
+
+import type { EvictionDecision } from '../../decisions.js';
+import type { CacheRequest, EvictionPolicy, PolicyOptions } from '../../policy/eviction-policy.js';
+import type { Tf } from '../tf.js';
+
+import { explainFallback, explainKey } from './explain.js';
+import {
+  AGENT_FEATURES,
+  BASE_FEATURES,
+  extractFeatures,
+  type FeatureClock,
+  type KeyStats,
+  recordAccess,
+} from './features.js';
+import { Rng } from './rng.js';
+import {
+  clampLogit,
+  type EvictionModel,
+  mlpBytes,
+  mlpForward,
+  ScoreScratch,
+  scoreKey,
+} from './scorer.js';
+import { MlpTrainer } from './trainer.js';
+
+/** Tunables of {@link LearnedPolicy}; every default is here. */
+export interface LearnedPolicySettings {
+  /** Candidates sampled per eviction. */
+  readonly sampleSize: number;
+  /** Memory window W (ghost list, label censoring), in units of T. */
+  readonly windowT: number;
+  /** Popularity horizon H, in units of T. */
+  readonly horizonT: number;
+  /** Reward discount τ, in units of T. */
+  readonly discountT: number;
+  /** Probability per request of logging one random resident key for the predictor. */
+  readonly predictorSampleRate: number;
+  /** Labelled rows kept per network (ring buffer). */
+  readonly bufferRows: number;
+  /** Labelled rows needed per network before the first training. */
+  readonly minRows: number;
+  readonly retrainMinRequests: number;
+  readonly retrainFraction: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly hidden: number;
+  readonly learningRate: number;
+  /**
+   * Half-life (units of T) of the regret guard's decayed would-be-miss counts; 0 turns the
+   * guard off (the model always decides once trained).
+   */
+  readonly guardHalfLifeT: number;
+  /**
+   * The LRU expert decides only while its decayed would-be misses are below this fraction of
+   * the model's (hysteresis: the model is not overruled on noise).
+   */
+  readonly guardRatio: number;
+  /**
+   * ... and only while the difference is significant: model − LRU > `guardZ`·√(model + LRU)
+   * (the charges are roughly Poisson counts).
+   */
+  readonly guardZ: number;
+  /** A proposal is charged when its key returns within this many T (default: the window W). */
+  readonly guardWindowT: number;
+  /** Keep an explained {@link EvictionDecision} for each of the last N evictions (0: off). */
+  readonly decisionLog: number;
+}
+
+export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
+  sampleSize: 16,
+  windowT: 16,
+  horizonT: 2,
+  discountT: 2,
+  predictorSampleRate: 0.25,
+  bufferRows: 4096,
+  minRows: 512,
+  retrainMinRequests: 20_000,
+  retrainFraction: 0.1,
+  epochs: 3,
+  batchSize: 512,
+  hidden: 8,
+  learningRate: 0.01,
+  guardHalfLifeT: 8,
+  guardRatio: 0.5,
+  guardZ: 0,
+  guardWindowT: 2,
+  decisionLog: 0,
+};
+
+export interface LearnedPolicyOptions extends PolicyOptions {
+  /** The loaded tfjs instance (`(await loadTf()).tf`). */
+  readonly tf: Tf;
+  readonly settings?: Partial<LearnedPolicySettings>;
+}
+
+/**
+ * A remembered key. A class (not an object spread) so every entry has one hidden class and the
+ * hot path's property reads stay monomorphic.
+ */
+class Entry implements KeyStats {
+  lastTick: number;
+  firstTick: number;
+  accesses = 1;
+  gap1 = Number.NaN;
+  gap2 = Number.NaN;
+  gap3 = Number.NaN;
+  gap4 = Number.NaN;
+  count1 = 1;
+  count2 = 1;
+  count3 = 1;
+  sizeBytes: number;
+  logGap1 = Number.NaN;
+  logGap2 = Number.NaN;
+  logGap3 = Number.NaN;
+  logGap4 = Number.NaN;
+  /** Index in the resident array, or −1 when only remembered (ghost). */
+  slot = -1;
+  /** Serial of its latest entry in the ghost queue (stale queue items are skipped). */
+  ghostSeq = 0;
+  predPending: Pending | null = null;
+  agentPending: Pending | null = null;
+  /** Tick at which the model / the LRU expert last proposed this key as victim (−1: not since its last access). */
+  proposedByModel = -1;
+  proposedByLru = -1;
+
+  constructor(
+    readonly key: string,
+    tick: number,
+    sizeBytes: number,
+  ) {
+    this.lastTick = tick;
+    this.firstTick = tick;
+    this.sizeBytes = sizeBytes;
+  }
+}
+
+interface Pending {
+  readonly entry: Entry;
+  readonly tick: number;
+  readonly x: Float64Array;
+  done: boolean;
+}
+
+/** A FIFO of pending samples (array + head index, compacted now and then). */
+class PendingQueue {
+  items: Pending[] = [];
+  head = 0;
+  push(p: Pending): void {
+    this.items.push(p);
+  }
+  peek(): Pending | undefined {
+    return this.items[this.head];
+  }
+  shift(): void {
+    this.head++;
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+  get size(): number {
+    return this.items.length - this.head;
+  }
+}
+
+/** A ring buffer of labelled rows. */
+class RowBuffer {
+  readonly x: Float64Array;
+  readonly y: Float64Array;
+  rows = 0;
+  private next = 0;
+  constructor(
+    readonly capacity: number,
+    readonly width: number,
+  ) {
+    this.x = new Float64Array(capacity * width);
+    this.y = new Float64Array(capacity);
+  }
+  add(x: Float64Array, y: number): void {
+    this.x.set(x.subarray(0, this.width), this.next * this.width);
+    this.y[this.next] = y;
+    this.next = (this.next + 1) % this.capacity;
+    if (this.rows < this.capacity) this.rows++;
+  }
+  get bytes(): number {
+    return 8 * (this.x.length + this.y.length);
+  }
+}
+
+/** What the policy's learned state costs, in bytes (approximate for JS objects). */
+export interface LearnedMemoryReport {
+  /** Plain-JS weights of both networks. */
+  readonly modelBytes: number;
+  /** tfjs variables + Adam slots (float32). */
+  readonly tfBytes: number;
+  readonly bufferBytes: number;
+  /** Remembered keys (resident + ghost) × an estimated 200 bytes each. */
+  readonly keyMetadataBytes: number;
+  readonly rememberedKeys: number;
+  readonly pendingSamples: number;
+}
+
+const ENTRY_BYTES_ESTIMATE = 200;
+
+export class LearnedPolicy implements EvictionPolicy {
+  readonly id = 'learned';
+  readonly usesFuture = false;
+  evictions = 0;
+  used = 0;
+  /** Retrains done so far. */
+  retrains = 0;
+  /** Evictions decided by the model / by the fallback rule. */
+  modelEvictions = 0;
+  fallbackEvictions = 0;
+  /** Evictions where the regret guard preferred the LRU expert (reason `HEURISTIC`). */
+  guardEvictions = 0;
+  /** The last explained decisions (when `settings.decisionLog` > 0), oldest first. */
+  readonly decisions: EvictionDecision[] = [];
+
+  private readonly s: LearnedPolicySettings;
+  private readonly capacity: number;
+  private readonly bytes: boolean;
+  private readonly rng: Rng;
+  private readonly entries = new Map<string, Entry>();
+  private readonly resident: Entry[] = [];
+  /**
+   * Evicted keys still remembered (the ghost list), in eviction order: a queue of (entry, serial)
+   * where items whose key came back or was evicted again are stale and skipped.
+   */
+  private ghostQueue: Entry[] = [];
+  private ghostSeqs: number[] = [];
+  private ghostHead = 0;
+  private ghostCount = 0;
+  private ghostSerial = 0;
+  private readonly predQueue = new PendingQueue();
+  private readonly agentQueue = new PendingQueue();
+  private readonly predBuffer: RowBuffer;
+  private readonly agentBuffer: RowBuffer;
+  private readonly predictor: MlpTrainer;
+  private readonly agent: MlpTrainer;
+  private model: EvictionModel | null = null;
+  private readonly scratch = new ScoreScratch();
+  private readonly candidates: Entry[] = [];
+  private nextRetrain: number;
+  /** Regret guard: decayed counts of would-be misses caused by each expert's proposals. */
+  private regretModel = 0;
+  private regretLru = 0;
+  private regretTick = 0;
+  private timeScale: number;
+  private sizeSum = 0;
+  private sizeCount = 0;
+  private clock: { nowTick: number; timeScale: number; missingGapT: number };
+
+  constructor(opts: LearnedPolicyOptions) {
+    this.s = { ...DEFAULT_LEARNED_SETTINGS, ...opts.settings };
+    this.capacity = opts.capacity;
+    this.bytes = opts.unit === 'bytes';
+    const seed = opts.seed ?? 1;
+    this.rng = new Rng(seed);
+    this.timeScale = Math.max(1, this.bytes ? 1 : opts.capacity);
+    this.clock = { nowTick: 0, timeScale: this.timeScale, missingGapT: this.s.windowT };
+    this.predBuffer = new RowBuffer(this.s.bufferRows, BASE_FEATURES);
+    this.agentBuffer = new RowBuffer(this.s.bufferRows, BASE_FEATURES);
+    const common = { hidden: this.s.hidden, learningRate: this.s.learningRate };
+    this.predictor = new MlpTrainer(opts.tf, {
+      ...common,
+      inputs: BASE_FEATURES,
+      loss: 'logistic',
+      seed: seed * 2 + 1,
+    });
+    this.agent = new MlpTrainer(opts.tf, {
+      ...common,
+      inputs: AGENT_FEATURES,
+      loss: 'squared',
+      seed: seed * 2 + 2,
+    });
+    this.nextRetrain = this.s.retrainMinRequests / 4;
+  }
+
+  /** The current model (null before the first retrain). */
+  get currentModel(): EvictionModel | null {
+    return this.model;
+  }
+
+  has(key: string): boolean {
+    const e = this.entries.get(key);
+    return e !== undefined && e.slot >= 0;
+  }
+
+  access(req: CacheRequest): boolean {
+    const now = req.vtime;
+    this.clock.nowTick = now;
+    if (this.bytes && this.sizeCount < 10_000) {
+      // T in objects ≈ capacity / mean object size, estimated from the first requests.
+      this.sizeSum += req.sizeBytes;
+      this.sizeCount++;
+      this.timeScale = Math.max(1, this.capacity / (this.sizeSum / this.sizeCount));
+      this.clock.timeScale = this.timeScale;
+    }
+    if (now >= this.nextRetrain) this.maybeRetrain(now);
+    this.expire(now);
+
+    let e = this.entries.get(req.key);
+    let hit = false;
+    if (e !== undefined) {
+      this.label(e, now);
+      if (e.proposedByModel >= 0 || e.proposedByLru >= 0) this.chargeRegret(e, now);
+      recordAccess(e, now, req.sizeBytes, this.timeScale);
+      if (e.slot >= 0) {
+        hit = true;
+        if (this.bytes && e.sizeBytes !== req.sizeBytes) this.used += req.sizeBytes - e.sizeBytes;
+      } else {
+        this.ghostCount--;
+      }
+    } else {
+      e = new Entry(req.key, now, req.sizeBytes);
+      this.entries.set(req.key, e);
+    }
+    if (this.resident.length > 0 && this.rng.next() < this.s.predictorSampleRate) {
+      this.logPredictorSample(now);
+    }
+    if (!hit) this.admit(e);
+    else if (this.bytes) this.evictUntilFits(0);
+    return hit;
+  }
+
+  /** The explained eviction score of a resident (or remembered) key now; undefined if unknown. */
+  explain(key: string): EvictionDecision | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined) return undefined;
+    if (this.model === null) {
+      return explainFallback(key, this.clock.nowTick - e.lastTick, 'FALLBACK', 'no model yet');
+    }
+    return explainKey(this.model, key, e, this.clock);
+  }
+
+  memoryReport(): LearnedMemoryReport {
+    const modelBytes =
+      this.model === null ? 0 : mlpBytes(this.model.predictor) + mlpBytes(this.model.agent);
+    const params = (f: number) => f * this.s.hidden + 2 * this.s.hidden + 1;
+    return {
+      modelBytes,
+      tfBytes: 4 * 3 * (params(BASE_FEATURES) + params(AGENT_FEATURES)),
+      bufferBytes: this.predBuffer.bytes + this.agentBuffer.bytes,
+      keyMetadataBytes: this.entries.size * ENTRY_BYTES_ESTIMATE,
+      rememberedKeys: this.entries.size,
+      pendingSamples: this.predQueue.size + this.agentQueue.size,
+    };
+  }
+
+  /** Frees the tfjs variables; the policy keeps scoring with its last copied weights. */
+  dispose(): void {
+    this.predictor.dispose();
+    this.agent.dispose();
+  }
+
+  private admit(e: Entry): void {
+    if (e.sizeBytes > this.capacity) {
+      this.toGhost(e); // bypass: it never fits, but is remembered like a victim
+      return;
+    }
+    this.evictUntilFits(this.bytes ? e.sizeBytes : 1);
+    e.slot = this.resident.length;
+    this.resident.push(e);
+    this.used += this.bytes ? e.sizeBytes : 1;
+  }
+
+  private evictUntilFits(incoming: number): void {
+    while (this.used + incoming > this.capacity && this.resident.length > 0) {
+      this.evict(this.chooseVictim());
+    }
+  }
+
+  private chooseVictim(): Entry {
+    const n = this.resident.length;
+    const k = Math.min(this.s.sampleSize, n);
+    const cands = this.candidates;
+    cands.length = 0;
+    for (let i = 0; i < k; i++) cands.push(this.resident[k === n ? i : this.rng.int(n)]!);
+    let best = cands[0]!;
+    const model = this.model;
+    if (model === null) {
+      for (const c of cands) if (c.lastTick < best.lastTick) best = c;
+      this.fallbackEvictions++;
+      if (this.s.decisionLog > 0) {
+        const idle = this.clock.nowTick - best.lastTick;
+        this.record(explainFallback(best.key, idle, 'FALLBACK', 'no model trained yet'));
+      }
+    } else {
+      let bestQ = -Infinity;
+      let oldest = best;
+      for (const c of cands) {
+        const q = scoreKey(model, c, this.clock, this.scratch);
+        if (q > bestQ) {
+          bestQ = q;
+          best = c;
+        }
+        if (c.lastTick < oldest.lastTick) oldest = c;
+      }
+      const now = this.clock.nowTick;
+      if (best.proposedByModel < 0) best.proposedByModel = now;
+      if (oldest.proposedByLru < 0) oldest.proposedByLru = now;
+      if (this.s.guardHalfLifeT > 0 && best !== oldest && this.lruLeads(now)) {
+        best = oldest;
+        this.guardEvictions++;
+        if (this.s.decisionLog > 0) {
+          const why =
+            `regret guard: recent would-be misses model ${this.regretModel.toFixed(1)} > ` +
+            `LRU ${this.regretLru.toFixed(1)}`;
+          this.record(explainFallback(best.key, now - best.lastTick, 'HEURISTIC', why));
+        }
+      } else {
+        this.modelEvictions++;
+        if (this.s.decisionLog > 0) this.record(explainKey(model, best.key, best, this.clock));
+      }
+    }
+    // Log the action taken and one alternative: rewards of both are observed later.
+    this.logAgentSample(best);
+    const other = cands[this.rng.int(cands.length)]!;
+    if (other !== best) this.logAgentSample(other);
+    return best;
+  }
+
+  /**
+   * Regret guard (full-information Hedge over two experts, after LeCaR/CACHEUS's ghost regret):
+   * every eviction the model and the LRU rule each propose a victim from the same sample; when a
+   * proposed key is requested again within W, the proposer is charged one would-be miss — real if
+   * its proposal was executed (a ghost hit), counterfactual if not. Charges decay with half-life
+   * `guardHalfLifeT`·T; the expert with fewer recent charges decides.
+   */
+  private chargeRegret(e: Entry, now: number): void {
+    const W = this.s.guardWindowT * this.timeScale;
+    this.decayRegret(now);
+    if (e.proposedByModel >= 0 && now - e.proposedByModel <= W) this.regretModel += 1;
+    if (e.proposedByLru >= 0 && now - e.proposedByLru <= W) this.regretLru += 1;
+    e.proposedByModel = -1;
+    e.proposedByLru = -1;
+  }
+
+  private decayRegret(now: number): void {
+    if (now === this.regretTick) return;
+    const f = Math.exp(
+      (-Math.LN2 * (now - this.regretTick)) / (this.s.guardHalfLifeT * this.timeScale),
+    );
+    this.regretModel *= f;
+    this.regretLru *= f;
+    this.regretTick = now;
+  }
+
+  private lruLeads(now: number): boolean {
+    this.decayRegret(now);
+    const m = this.regretModel;
+    const l = this.regretLru;
+    return l < this.s.guardRatio * m && m - l > this.s.guardZ * Math.sqrt(m + l);
+  }
+
+  private record(d: EvictionDecision): void {
+    this.decisions.push(d);
+    if (this.decisions.length > this.s.decisionLog) this.decisions.shift();
+  }
+
+  private evict(v: Entry): void {
+    const last = this.resident.pop()!;
+    if (last !== v) {
+      this.resident[v.slot] = last;
+      last.slot = v.slot;
+    }
+    v.slot = -1;
+    this.used -= this.bytes ? v.sizeBytes : 1;
+    this.evictions++;
+    this.toGhost(v);
+  }
+
+  private toGhost(e: Entry): void {
+    e.ghostSeq = ++this.ghostSerial;
+    this.ghostQueue.push(e);
+    this.ghostSeqs.push(e.ghostSeq);
+    this.ghostCount++;
+  }
+
+  private logPredictorSample(now: number): void {
+    const e = this.resident[this.rng.int(this.resident.length)]!;
+    if (e.predPending !== null) return;
+    const x = new Float64Array(BASE_FEATURES);
+    extractFeatures(e, this.clock, x);
+    const p: Pending = { entry: e, tick: now, x, done: false };
+    e.predPending = p;
+    this.predQueue.push(p);
+  }
+
+  private logAgentSample(e: Entry): void {
+    if (e.agentPending !== null) return;
+    const x = new Float64Array(BASE_FEATURES);
+    extractFeatures(e, this.clock, x);
+    const p: Pending = { entry: e, tick: this.clock.nowTick, x, done: false };
+    e.agentPending = p;
+    this.agentQueue.push(p);
+  }
+
+  /** Labels the pending samples of `e`, requested again at `now`. */
+  private label(e: Entry, now: number): void {
+    const T = this.timeScale;
+    const p = e.predPending;
+    if (p !== null) {
+      p.done = true;
+      e.predPending = null;
+      this.predBuffer.add(p.x, now - p.tick <= this.s.horizonT * T ? 1 : 0);
+    }
+    const a = e.agentPending;
+    if (a !== null) {
+      a.done = true;
+      e.agentPending = null;
+      this.agentBuffer.add(a.x, this.reward(now - a.tick));
+    }
+  }
+
+  private reward(distance: number): number {
+    const W = this.s.windowT * this.timeScale;
+    return Math.log1p(Math.min(distance, W) / this.timeScale);
+  }
+
+  /** Censors samples whose horizon has passed and forgets ghosts older than the window. */
+  private expire(now: number): void {
+    const T = this.timeScale;
+    const H = this.s.horizonT * T;
+    const W = this.s.windowT * T;
+    for (let p = this.predQueue.peek(); p !== undefined && now - p.tick > H;) {
+      if (!p.done) {
+        p.entry.predPending = null;
+        this.predBuffer.add(p.x, 0);
+      }
+      this.predQueue.shift();
+      p = this.predQueue.peek();
+    }
+    for (let p = this.agentQueue.peek(); p !== undefined && now - p.tick > W;) {
+      if (!p.done) {
+        p.entry.agentPending = null;
+        this.agentBuffer.add(p.x, this.reward(W));
+      }
+      this.agentQueue.shift();
+      p = this.agentQueue.peek();
+    }
+    const maxGhost = Math.max(1024, Math.ceil(W));
+    while (this.ghostHead < this.ghostQueue.length) {
+      const g = this.ghostQueue[this.ghostHead]!;
+      const live = g.slot < 0 && g.ghostSeq === this.ghostSeqs[this.ghostHead];
+      if (live && now - g.lastTick <= W && this.ghostCount <= maxGhost) break;
+      if (live) {
+        // Forgotten; its pending samples are censored above as usual.
+        this.entries.delete(g.key);
+        this.ghostCount--;
+      }
+      this.ghostHead++;
+    }
+    if (this.ghostHead > 65_536 && this.ghostHead * 2 > this.ghostQueue.length) {
+      this.ghostQueue = this.ghostQueue.slice(this.ghostHead);
+      this.ghostSeqs = this.ghostSeqs.slice(this.ghostHead);
+      this.ghostHead = 0;
+    }
+  }
+
+  private maybeRetrain(now: number): void {
+    if (this.predBuffer.rows < this.s.minRows || this.agentBuffer.rows < this.s.minRows) {
+      this.nextRetrain = now + 1024;
+      return;
+    }
+    const s = this.s;
+    const predictor = this.predictor.train(
+      { x: this.predBuffer.x, y: this.predBuffer.y, rows: this.predBuffer.rows },
+      s.epochs,
+      Math.min(s.batchSize, this.predBuffer.rows),
+    );
+    // The agent's popularity input is recomputed with the fresh predictor (stored rows keep only
+    // base features), so it always sees the predictor it will be used with.
+    const rows = this.agentBuffer.rows;
+    const x = new Float64Array(rows * AGENT_FEATURES);
+    for (let r = 0; r < rows; r++) {
+      const base = this.agentBuffer.x.subarray(r * BASE_FEATURES, (r + 1) * BASE_FEATURES);
+      x.set(base, r * AGENT_FEATURES);
+      x[r * AGENT_FEATURES + BASE_FEATURES] = clampLogit(mlpForward(predictor, base));
+    }
+    const agent = this.agent.train(
+      { x, y: this.agentBuffer.y, rows },
+      s.epochs,
+      Math.min(s.batchSize, rows),
+    );
+    this.retrains++;
+    this.model = { predictor, agent, version: this.retrains };
+    this.nextRetrain = now + Math.max(s.retrainMinRequests, Math.floor(s.retrainFraction * now));
+  }
+}
+
+/** Convenience for the clock type used by {@link LearnedPolicy.explain}. */
+export type { FeatureClock };
