@@ -20,21 +20,28 @@ describe('learned eviction: fallback, predictor, explanations', () => {
       settings: { ...FAST_SETTINGS, decisionLog: 50 },
     });
     const trace = syntheticTrace(6_000);
-    for (let i = 0; i < 1000; i++) p.access(trace[i]!);
+    // Every logged victim is out of the cache right after the request that evicted it (it may
+    // come back later: hot keys return quickly and skip probation).
+    for (let i = 0; i < 1000; i++) {
+      const last = p.decisions.at(-1);
+      p.access(trace[i]!);
+      const fresh = p.decisions.at(-1);
+      if (fresh !== undefined && fresh !== last) expect(p.has(fresh.key)).toBe(false);
+    }
     expect(p.currentModel).toBeNull();
     expect(p.decisions.length).toBe(50);
-    for (const d of p.decisions) {
-      expect(d.reason).toBe('FALLBACK');
-      expect(p.has(d.key)).toBe(false);
-    }
+    for (const d of p.decisions) expect(d.reason).toBe('FALLBACK');
     expect(p.explain(trace[999]!.key)?.reason).toBe('FALLBACK');
     for (let i = 1000; i < trace.length; i++) p.access(trace[i]!);
     expect(p.retrains).toBeGreaterThan(0);
     // After training the model decides, unless the regret guard prefers the LRU rule.
     expect(p.decisions.every((d) => d.reason === 'MODEL' || d.reason === 'HEURISTIC')).toBe(true);
     expect(p.modelEvictions).toBeGreaterThan(p.guardEvictions);
-    const model = p.decisions.find((d) => d.reason === 'MODEL');
-    expect(model?.text).toMatch(/Q\(evict\)/);
+    // MODEL decisions are either the agent's main-cache victims or probation exits the
+    // popularity predictor refused to admit.
+    const model = p.decisions.filter((d) => d.reason === 'MODEL');
+    expect(model.length).toBeGreaterThan(0);
+    for (const d of model) expect(d.text).toMatch(/Q\(evict\)|P\(reuse/);
     p.dispose();
   });
 

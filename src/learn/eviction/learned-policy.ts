@@ -38,6 +38,13 @@
  *   (reason `HEURISTIC`). This is what keeps the policy near LRU where the model is wrong
  *   (orm-busy); it costs a few points where the model is right (see docs/learning-eviction.md).
  *
+ * - **Probationary FIFO and learned admission** (S3-FIFO's structure, Yang et al., SOSP'23): new
+ *   keys enter a FIFO of `probationFraction` of the capacity; the agent above chooses victims
+ *   only in the main part. A key leaving the FIFO is promoted to main if it was hit there or if
+ *   the popularity predictor gives P(reuse within H) ≥ `promoteProbability` (the learned
+ *   admission decision); else it goes to the ghost list. A miss on a key last requested at most
+ *   `ghostAdmitT`·T ago enters main directly. `probationFraction: 0` turns all this off.
+ *
  * Drawn on: LRB (Song et al., NSDI'20: sampling, relaxed-Bélády labels from a sliding memory
  * window), LeCaR / CACHEUS (Vietri et al., HotStorage'18; Rodriguez et al., FAST'21: regret from a
  * ghost list of recent victims), GL-Cache (Yang et al., FAST'23) and HALP (Song et al., NSDI'23:
@@ -65,6 +72,7 @@ import {
   mlpForward,
   ScoreScratch,
   scoreKey,
+  sigmoid,
 } from './scorer.js';
 import { MlpTrainer } from './trainer.js';
 
@@ -109,6 +117,28 @@ export interface LearnedPolicySettings {
   readonly guardWindowT: number;
   /** Keep an explained {@link EvictionDecision} for each of the last N evictions (0: off). */
   readonly decisionLog: number;
+  /**
+   * Share of the capacity given to the probationary FIFO that new keys enter (S3-FIFO's small
+   * queue); 0 turns it off (every key enters the learned main cache).
+   */
+  readonly probationFraction: number;
+  /** A key leaving probation with at least this many hits there is promoted to main. */
+  readonly promoteHits: number;
+  /**
+   * A miss on a remembered key whose previous request was at most this many T ago enters main
+   * directly (S3-FIFO's ghost hit; its ghost holds about that many requests' worth of victims).
+   */
+  readonly ghostAdmitT: number;
+  /**
+   * Learned admission: once trained, a key leaving probation without hits is still promoted
+   * when the popularity predictor gives P(reuse within H) ≥ this; > 1 turns it off.
+   */
+  readonly promoteProbability: number;
+  /**
+   * Before the first eviction, keys that find probation full enter main until main holds this
+   * share of the capacity (0: never; the rest wait in probation).
+   */
+  readonly warmupMainFraction: number;
 }
 
 export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
@@ -130,6 +160,11 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   guardZ: 0,
   guardWindowT: 2,
   decisionLog: 0,
+  probationFraction: 0.1,
+  promoteHits: 1,
+  ghostAdmitT: 4,
+  promoteProbability: 0.3,
+  warmupMainFraction: 0.5,
 };
 
 export interface LearnedPolicyOptions extends PolicyOptions {
@@ -158,8 +193,12 @@ class Entry implements KeyStats {
   logGap2 = Number.NaN;
   logGap3 = Number.NaN;
   logGap4 = Number.NaN;
-  /** Index in the resident array, or −1 when only remembered (ghost). */
+  /** Index in the resident (main) array, or −1 when in probation or only remembered (ghost). */
   slot = -1;
+  /** In the probationary FIFO. */
+  probation = false;
+  /** Hits while in probation. */
+  probationHits = 0;
   /** Serial of its latest entry in the ghost queue (stale queue items are skipped). */
   ghostSeq = 0;
   predPending: Pending | null = null;
@@ -267,7 +306,20 @@ export class LearnedPolicy implements EvictionPolicy {
   private readonly bytes: boolean;
   private readonly rng: Rng;
   private readonly entries = new Map<string, Entry>();
+  /** The learned main cache (candidates are sampled from it). */
   private readonly resident: Entry[] = [];
+  /** The probationary FIFO: new keys, oldest at `probationHead`. */
+  private probationQueue: Entry[] = [];
+  private probationHead = 0;
+  private probationUsed = 0;
+  private readonly probationCap: number;
+  /** Keys moved from probation to main / of which on the predictor's word (learned admission). */
+  promotions = 0;
+  learnedPromotions = 0;
+  /** Probation exits the predictor judged (promoted or evicted). */
+  admissionDecisions = 0;
+  /** Evictions out of probation (included in `evictions`). */
+  probationEvictions = 0;
   /**
    * Evicted keys still remembered (the ghost list), in eviction order: a queue of (entry, serial)
    * where items whose key came back or was evicted again are stale and skipped.
@@ -300,6 +352,10 @@ export class LearnedPolicy implements EvictionPolicy {
     this.s = { ...DEFAULT_LEARNED_SETTINGS, ...opts.settings };
     this.capacity = opts.capacity;
     this.bytes = opts.unit === 'bytes';
+    this.probationCap =
+      this.s.probationFraction > 0 && opts.capacity > 1
+        ? Math.max(1, Math.floor(opts.capacity * this.s.probationFraction))
+        : 0;
     const seed = opts.seed ?? 1;
     this.rng = new Rng(seed);
     this.timeScale = Math.max(1, this.bytes ? 1 : opts.capacity);
@@ -329,7 +385,17 @@ export class LearnedPolicy implements EvictionPolicy {
 
   has(key: string): boolean {
     const e = this.entries.get(key);
-    return e !== undefined && e.slot >= 0;
+    return e !== undefined && (e.slot >= 0 || e.probation);
+  }
+
+  /** Keys in the probationary FIFO / in the learned main cache, and promotions so far. */
+  extraStats(): { probation: number; main: number; promotions: number; learnedPromotions: number } {
+    return {
+      probation: this.probationQueue.length - this.probationHead,
+      main: this.resident.length,
+      promotions: this.promotions,
+      learnedPromotions: this.learnedPromotions,
+    };
   }
 
   access(req: CacheRequest): boolean {
@@ -351,8 +417,9 @@ export class LearnedPolicy implements EvictionPolicy {
       this.label(e, now);
       if (e.proposedByModel >= 0 || e.proposedByLru >= 0) this.chargeRegret(e, now);
       recordAccess(e, now, req.sizeBytes, this.timeScale);
-      if (e.slot >= 0) {
+      if (e.slot >= 0 || e.probation) {
         hit = true;
+        if (e.probation) e.probationHits++;
         if (this.bytes && e.sizeBytes !== req.sizeBytes) this.used += req.sizeBytes - e.sizeBytes;
       } else {
         this.ghostCount--;
@@ -361,7 +428,7 @@ export class LearnedPolicy implements EvictionPolicy {
       e = new Entry(req.key, now, req.sizeBytes);
       this.entries.set(req.key, e);
     }
-    if (this.resident.length > 0 && this.rng.next() < this.s.predictorSampleRate) {
+    if (this.residentCount() > 0 && this.rng.next() < this.s.predictorSampleRate) {
       this.logPredictorSample(now);
     }
     if (!hit) this.admit(e);
@@ -399,21 +466,113 @@ export class LearnedPolicy implements EvictionPolicy {
     this.agent.dispose();
   }
 
+  private residentCount(): number {
+    return this.resident.length + this.probationQueue.length - this.probationHead;
+  }
+
   private admit(e: Entry): void {
-    if (e.sizeBytes > this.capacity) {
+    const w = this.bytes ? e.sizeBytes : 1;
+    // A key that returns soon after it was last requested (a recent victim) skips probation.
+    // While the cache is still filling, keys that find probation full go to main (libCacheSim's
+    // later S3-FIFO warm-up rule): otherwise the first capacity's worth of keys all pass through
+    // the FIFO and the cold start falls well below LRU.
+    const toMain =
+      this.probationCap === 0 ||
+      (e.accesses > 1 && e.gap1 <= this.s.ghostAdmitT * this.timeScale) ||
+      (this.evictions === 0 &&
+        this.probationUsed + w > this.probationCap &&
+        this.used - this.probationUsed + w <= this.s.warmupMainFraction * this.capacity);
+    if (w > (toMain ? this.capacity : this.probationCap)) {
       this.toGhost(e); // bypass: it never fits, but is remembered like a victim
       return;
     }
-    this.evictUntilFits(this.bytes ? e.sizeBytes : 1);
+    this.evictUntilFits(w);
+    if (toMain) this.addMain(e);
+    else {
+      e.probation = true;
+      e.probationHits = 0;
+      this.probationQueue.push(e);
+      this.probationUsed += w;
+    }
+    this.used += w;
+  }
+
+  private addMain(e: Entry): void {
     e.slot = this.resident.length;
     this.resident.push(e);
-    this.used += this.bytes ? e.sizeBytes : 1;
   }
 
   private evictUntilFits(incoming: number): void {
-    while (this.used + incoming > this.capacity && this.resident.length > 0) {
-      this.evict(this.chooseVictim());
+    while (this.used + incoming > this.capacity && this.residentCount() > 0) {
+      const probationLen = this.probationQueue.length - this.probationHead;
+      if (
+        probationLen > 0 &&
+        (this.resident.length === 0 || this.probationUsed >= this.probationCap)
+      ) {
+        this.evictProbation();
+      } else if (this.resident.length > 0) {
+        this.evict(this.chooseVictim());
+      } else break;
     }
+  }
+
+  /**
+   * Takes the oldest key out of probation: promoted to main when it was hit there (S3-FIFO) or,
+   * once a model exists, when the popularity predictor expects it back within H (learned
+   * admission); otherwise evicted to the ghost list.
+   */
+  private evictProbation(): void {
+    const e = this.probationQueue[this.probationHead]!;
+    this.probationQueue[this.probationHead] = undefined as unknown as Entry;
+    this.probationHead++;
+    if (this.probationHead > 4096 && this.probationHead * 2 > this.probationQueue.length) {
+      this.probationQueue = this.probationQueue.slice(this.probationHead);
+      this.probationHead = 0;
+    }
+    const w = this.bytes ? e.sizeBytes : 1;
+    this.probationUsed -= w;
+    e.probation = false;
+    let promote = e.probationHits >= this.s.promoteHits;
+    let pReuse = Number.NaN;
+    if (!promote && this.model !== null && this.s.promoteProbability <= 1) {
+      extractFeatures(e, this.clock, this.scratch.agentInput, 0);
+      pReuse = sigmoid(clampLogit(mlpForward(this.model.predictor, this.scratch.agentInput, 0)));
+      this.admissionDecisions++;
+      if (pReuse >= this.s.promoteProbability) {
+        promote = true;
+        this.learnedPromotions++;
+      }
+    }
+    if (promote) {
+      this.promotions++;
+      this.addMain(e);
+      return;
+    }
+    this.used -= w;
+    this.evictions++;
+    this.probationEvictions++;
+    if (this.s.decisionLog > 0) this.recordProbationEviction(e, pReuse);
+    this.toGhost(e);
+  }
+
+  private recordProbationEviction(e: Entry, pReuse: number): void {
+    const idle = this.clock.nowTick - e.lastTick;
+    if (Number.isNaN(pReuse)) {
+      this.record(
+        explainFallback(e.key, idle, 'FALLBACK', 'probation FIFO, not hit there, no model yet'),
+      );
+      return;
+    }
+    this.record({
+      key: e.key,
+      score: 1 - pReuse,
+      reason: 'MODEL',
+      text:
+        `probation FIFO exit, not hit there: predicted P(reuse within ${this.s.horizonT} T) ` +
+        `${pReuse.toFixed(3)} < ${this.s.promoteProbability} → not admitted to the main cache`,
+      attributions: { popularity: 1 - pReuse },
+      inputs: { idle, pReuse },
+    });
   }
 
   private chooseVictim(): Entry {
@@ -524,7 +683,9 @@ export class LearnedPolicy implements EvictionPolicy {
   }
 
   private logPredictorSample(now: number): void {
-    const e = this.resident[this.rng.int(this.resident.length)]!;
+    const r = this.rng.int(this.residentCount());
+    const m = this.resident.length;
+    const e = r < m ? this.resident[r]! : this.probationQueue[this.probationHead + r - m]!;
     if (e.predPending !== null) return;
     const x = new Float64Array(BASE_FEATURES);
     extractFeatures(e, this.clock, x);
@@ -588,7 +749,7 @@ export class LearnedPolicy implements EvictionPolicy {
     const maxGhost = Math.max(1024, Math.ceil(W));
     while (this.ghostHead < this.ghostQueue.length) {
       const g = this.ghostQueue[this.ghostHead]!;
-      const live = g.slot < 0 && g.ghostSeq === this.ghostSeqs[this.ghostHead];
+      const live = g.slot < 0 && !g.probation && g.ghostSeq === this.ghostSeqs[this.ghostHead];
       if (live && now - g.lastTick <= W && this.ghostCount <= maxGhost) break;
       if (live) {
         // Forgotten; its pending samples are censored above as usual.
