@@ -5,6 +5,8 @@
  *   bus (NATS JetStream | in-process) → Ingestor (decode, validate, dead-letter) → FeatureStore
  *     → PolicyPublisher (victim ranker, weigher) → PolicySink (NATS KV | memory)
  *   FeatureStore → checkpoint (Redis | none) → ack telemetry up to the checkpointed sequence
+ *   access batches → LearnedEvictionTrainer (per-node shadow cache, replayed each publish tick)
+ *     → node models → LearnedVictimRanker (`learned`) ; retrained models → models/ + Object Store
  *
  * Mode is chosen by the settings alone: NATS_URL set → JetStream; REDIS_URL set → Redis
  * checkpoints. A configured server that is unreachable is retried with backoff and /readyz
@@ -37,9 +39,16 @@ import { NatsKvSink } from './publish/nats-kv-sink.js';
 import { FanoutSink, RedisVictimsSink } from './publish/redis-victims-sink.js';
 import { PolicyPublisher } from './publish/policy-publisher.js';
 import type { PolicyDocument, PolicyKind } from './publish/document.js';
-import { victimRankers } from './policy/victim-ranker.js';
+import { victimRankers, type VictimRanker } from './policy/victim-ranker.js';
 import { weighers, type WeighContext, type Weigher } from './balance/weigher.js';
 import './policy/lru-victims.js';
+import './policy/learned-victims.js';
+import { loadTf } from './learn/tf.js';
+import { LearnedEvictionTrainer } from './learn/learned-eviction-trainer.js';
+import { encodeModelFiles, type TrainedEvictionModel } from './learn/model-files.js';
+import { FsModelStore, type ModelStore } from './state/model-store.js';
+import { NatsModelObjectStore } from './publish/nats-model-store.js';
+import { join } from 'node:path';
 import './balance/builtin.js';
 import { EngineMetrics } from './metrics.js';
 import { ForecastService, type FitFn, type ForecastView } from './forecast/service.js';
@@ -125,6 +134,14 @@ export class Engine {
   private readonly nats: NatsClient | undefined;
   private readonly redis: RedisClient | undefined;
   private snapshots: SnapshotStore = new NoSnapshotStore();
+  /** Ranks each node's victims for `eviction.<node>` (PRESCIENT_VICTIM_RANKER). */
+  readonly victimRanker: VictimRanker;
+  /** Per-node shadow caches training the learned eviction models (ranker `learned` only). */
+  private trainer: LearnedEvictionTrainer | undefined;
+  readonly modelStore: ModelStore;
+  private modelObjects: NatsModelObjectStore | undefined;
+  /** Model saves in flight, chained so versions are written in order. */
+  private modelSaves: Promise<void> = Promise.resolve();
   private stateValue: EngineState = 'created';
   private failure = '';
   private started: Promise<void> | undefined;
@@ -149,6 +166,11 @@ export class Engine {
     this.n = names(settings);
     // Created here so an unknown PRESCIENT_WEIGHER stops the engine at start, naming the known ones.
     this.weigher = weighers.create(settings.weigher, undefined);
+    // Same for PRESCIENT_VICTIM_RANKER. The trainer appears at start (tfjs loads asynchronously).
+    this.victimRanker = victimRankers.create(settings.victimRanker, {
+      models: { current: (node) => this.trainer?.current(node) },
+    });
+    this.modelStore = new FsModelStore(join(settings.modelDir, 'eviction'));
     this.forecasts = new ForecastService({
       horizon: settings.forecastHorizonSteps,
       refitIntervalMs: settings.forecastRefitSec * 1000,
@@ -172,8 +194,11 @@ export class Engine {
       },
     };
     const sink = {
-      applyAccess: (node: string, events: Parameters<FeatureStore['applyAccess']>[1]) =>
-        this.storeValue.applyAccess(node, events),
+      applyAccess: (node: string, events: Parameters<FeatureStore['applyAccess']>[1]) => {
+        this.storeValue.applyAccess(node, events);
+        // O(1): the batch is replayed into the node's shadow cache at the next publish tick.
+        this.trainer?.enqueue(node, events);
+      },
       applyLatency: (proxy: string, events: Parameters<FeatureStore['applyLatency']>[1]) =>
         this.storeValue.applyLatency(proxy, events),
     };
@@ -230,6 +255,25 @@ export class Engine {
         this.settings.streamReplicas,
       );
     }
+    if (this.settings.victimRanker === 'learned') {
+      const { tf } = await loadTf({ log: (msg) => this.log.info(msg) });
+      this.trainer = new LearnedEvictionTrainer({
+        tf,
+        shadowCapacity: this.settings.evictionShadowCapacity,
+        residentKeys: (node) => this.storeValue.residentKeys(node),
+        maxShadowKeys: this.settings.evictionShadowMaxKeys,
+        retrainEvents: this.settings.evictionRetrainEvents,
+        saveIntervalMs: this.settings.modelSaveIntervalSec * 1000,
+        onModel: (m) => this.saveModel(m),
+      });
+      if (this.nats) {
+        this.modelObjects = await NatsModelObjectStore.open(
+          this.nats.connection,
+          this.settings.modelsBucket,
+          this.settings.streamReplicas,
+        );
+      }
+    }
     if (this.redis) {
       await this.redis.connect();
       this.snapshots = new RedisSnapshotStore(this.redis.redis, this.n.redisSnapshotKey);
@@ -242,11 +286,12 @@ export class Engine {
     this.publisherValue = new PolicyPublisher(
       this.storeValue,
       sink,
-      victimRankers.create('lru', undefined),
+      this.victimRanker,
       this.weigher,
       {
         ttlMs: this.settings.policyTtlMs,
         victimsPerNode: this.settings.victimsPerNode,
+        candidatesPerNode: this.trainer ? this.settings.evictionCandidates : 0,
         weighContext: (pool) => this.weighContext(pool),
       },
     );
@@ -387,6 +432,33 @@ export class Engine {
     await this.publishEvents(subject, events.slice(half));
   }
 
+  /** Writes a retrained model to the model directory and the NATS Object Store (in order). */
+  private saveModel(m: TrainedEvictionModel): void {
+    const files = encodeModelFiles(m);
+    this.modelSaves = this.modelSaves.then(async () => {
+      try {
+        const dir = await this.modelStore.save(m.version, files);
+        await this.modelObjects?.save('eviction', m.version, files);
+        this.log.info(
+          { version: m.version, dir, metrics: m.metadata.metrics },
+          'eviction model saved',
+        );
+      } catch (err) {
+        this.log.warn({ version: m.version, err: (err as Error).message }, 'saving model failed');
+      }
+    });
+  }
+
+  /** Resolves when every model save started so far has finished (or failed and been logged). */
+  async modelsSaved(): Promise<void> {
+    await this.modelSaves;
+  }
+
+  /** Per-node shadow-cache counters of the learned eviction policy (empty with ranker `lru`). */
+  evictionTraining() {
+    return this.trainer?.stats() ?? [];
+  }
+
   latestPolicy(kind: PolicyKind, target: string): PolicyDocument | undefined {
     return this.publisherValue?.latest(kind, target);
   }
@@ -398,6 +470,10 @@ export class Engine {
   async publishNow(): Promise<number> {
     const publisher = this.publisherValue;
     if (!publisher) return 0;
+    // Replays the telemetry buffered since the last tick into the shadow caches (bounded time),
+    // so the documents below use each node's latest model.
+    const trained = this.trainer?.drain(this.settings.evictionTrainBudgetMs);
+    for (const node of trained?.retrained ?? []) publisher.markChanged('eviction', node);
     let n = await publisher.tick();
     for (const view of await this.updateForecasts()) {
       await publisher.publishForecast(view, this.prewarm(view));
@@ -490,6 +566,7 @@ export class Engine {
       },
       features: this.storeValue.stats(),
       publish: this.publisherValue?.stats() ?? null,
+      eviction: { ranker: this.victimRanker.id, nodes: this.evictionTraining() },
     };
   }
 
@@ -505,6 +582,7 @@ export class Engine {
     this.stopLoops = [];
     if (wasRunning) {
       await this.bus.stopDelivery();
+      await this.modelSaves;
       try {
         await this.checkpoint();
       } catch (err) {
@@ -514,6 +592,8 @@ export class Engine {
         );
       }
     }
+    await this.modelSaves;
+    this.trainer?.dispose();
     await this.bus.close();
     await this.redis?.close();
     this.stateValue = 'stopped';

@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   SERIES_FORMAT: 'PRESCIENT_E_SERIES_FORMAT',
   /** A snapshot could not be decoded (wrong magic, version or truncated). */
   SNAPSHOT_FORMAT: 'PRESCIENT_E_SNAPSHOT_FORMAT',
+  /** A saved model is corrupt (bad shapes, weights.bin disagreeing with model.json) or scores NaN. */
+  MODEL_INVALID: 'PRESCIENT_E_MODEL_INVALID',
   /** A command-line invocation is invalid; the message shows the usage. */
   USAGE: 'PRESCIENT_E_USAGE',
   /** A bug: something that should not happen. Reported as 500. */
@@ -96,6 +98,13 @@ export class UsageError extends PrescientError {
   override readonly name = 'UsageError';
   constructor(message: string) {
     super(ERROR_CODES.USAGE, message, { statusCode: 400 });
+  }
+}
+
+export class ModelInvalidError extends PrescientError {
+  override readonly name = 'ModelInvalidError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(ERROR_CODES.MODEL_INVALID, message, { statusCode: 500, ...(details ? { details } : {}) });
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * @module client
  * The SDK caches, proxies and Node services embed: the weights client and its pickers, the
- * HAProxy agent, and the ack they publish. See docs/proxies.md.
+ * HAProxy agent, the ack they publish, and `LearnedCache` (an in-process cache evicting with the
+ * engine's learned model). See docs/proxies.md.
  */
 export { WeightsClient } from './weights-client.js';
 export type {
@@ -18,3 +19,5 @@ export { ackSubject } from './ack.js';
 export type { WeightsAck } from './ack.js';
 export { watchPolicyKey } from './policy-watch.js';
 export type { PolicyWatch, PolicyWatchOptions } from './policy-watch.js';
+export { LearnedCache } from './learned-cache.js';
+export type { LearnedCacheMode, LearnedCacheOptions, LearnedCacheStats } from './learned-cache.js';

@@ -159,6 +159,12 @@ export class FeatureStore {
     return { node, asOfMs: this.clock, ...row };
   }
 
+  /** Resident keys of `node` (0 for an unknown node); O(resident keys), call it rarely. */
+  residentKeys(node: string): number {
+    const n = this.nodeIndex.get(node);
+    return n === undefined ? 0 : this.table.residentCount(n);
+  }
+
   /** Up to `limit` resident keys of `node`, least recently used first (evict/del'd keys excluded). */
   lruVictims(node: string, limit: number): KeyFeatures[] {
     const n = this.nodeIndex.get(node);

@@ -348,6 +348,13 @@ export class KeyTable {
     return this.maps[node]?.get(key);
   }
 
+  /** Resident keys of `node` (walks its LRU list: O(resident), no allocation). */
+  residentCount(node: number): number {
+    let n = 0;
+    for (let s = this.tails[node] ?? NIL; s !== NIL; s = this.prev[s]!) n++;
+    return n;
+  }
+
   /** Least recently used resident slots of `node`, oldest first, at most `limit`. */
   lruSlots(node: number, limit: number): number[] {
     const out: number[] = [];

@@ -7,6 +7,7 @@
  */
 import type { EvictionDecision } from '../decisions.js';
 import type { KeyFeatures } from '../features/types.js';
+import type { EvictionModel } from '../learn/eviction/scorer.js';
 import { Registry } from '../registry.js';
 
 export interface VictimRanker {
@@ -18,6 +19,33 @@ export interface VictimRanker {
    * decisions, highest score (evict first) first. Never mutates the candidates.
    */
   rank(candidates: readonly KeyFeatures[], limit: number): EvictionDecision[];
+  /**
+   * Model identity of one node's decisions, for rankers keeping one model per node (the
+   * publisher prefers it to {@link model}).
+   */
+  modelFor?(node: string): { readonly id: string; readonly version: string };
 }
 
-export const victimRankers = new Registry<VictimRanker>('victim ranker');
+/** A node's current learned eviction model, as a ranker scores the feature store's keys with it. */
+export interface NodeEvictionModel {
+  readonly model: EvictionModel;
+  /** The model's time scale T in event-time milliseconds (feature times are divided by it). */
+  readonly timeScaleMs: number;
+  /** Value of a gap not known yet, in units of T (the shadow policy's memory window). */
+  readonly missingGapT: number;
+  /** `<node>@<retrains>`. */
+  readonly version: string;
+}
+
+/** Where a ranker finds each node's current model (the engine's trainer); undefined = none yet. */
+export interface NodeEvictionModels {
+  current(node: string): NodeEvictionModel | undefined;
+}
+
+export interface VictimRankerOptions {
+  readonly models?: NodeEvictionModels;
+}
+
+export const victimRankers = new Registry<VictimRanker, VictimRankerOptions | undefined>(
+  'victim ranker',
+);

@@ -24,6 +24,11 @@ import type { PolicySink } from './policy-sink.js';
 export interface PublisherOptions {
   readonly ttlMs: number;
   readonly victimsPerNode: number;
+  /**
+   * Least recently used resident keys handed to the ranker per node (default `victimsPerNode`):
+   * a learned ranker picks its victims among more than the LRU tail.
+   */
+  readonly candidatesPerNode?: number;
   readonly now?: () => number;
   /** What the weigher may know about a pool besides its features (forecast, affinity). */
   readonly weighContext?: (pool: string) => WeighContext;
@@ -75,6 +80,11 @@ export class PolicyPublisher {
     };
   }
 
+  /** Republishes a target at the next tick although its features did not change (a new model). */
+  markChanged(kind: PolicyKind, target: string): void {
+    this.dirty.add(policyKey(kind, target));
+  }
+
   /** Publishes changed and soon-stale targets; returns how many documents were published. */
   async tick(): Promise<number> {
     const now = this.now();
@@ -113,9 +123,12 @@ export class PolicyPublisher {
     await this.put(kind, target, now, (header) =>
       kind === 'eviction'
         ? evictionDocument(
-            { ...header, model: this.ranker.model },
+            { ...header, model: this.ranker.modelFor?.(target) ?? this.ranker.model },
             this.ranker.rank(
-              this.store.lruVictims(target, this.options.victimsPerNode),
+              this.store.lruVictims(
+                target,
+                Math.max(this.options.victimsPerNode, this.options.candidatesPerNode ?? 0),
+              ),
               this.options.victimsPerNode,
             ),
           )

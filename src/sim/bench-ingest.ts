@@ -13,6 +13,9 @@
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Redis } from 'ioredis';
@@ -31,6 +34,8 @@ export interface IngestBenchOptions {
   readonly natsUrl: string;
   readonly redisUrl: string | undefined;
   readonly quiet?: boolean;
+  /** PRESCIENT_VICTIM_RANKER of the engine under test (default: the settings' default). */
+  readonly ranker?: string;
 }
 
 export interface IngestBenchResult {
@@ -39,6 +44,7 @@ export interface IngestBenchResult {
   readonly messages: number;
   readonly keys: number;
   readonly checkpoints: 'redis' | 'none';
+  readonly ranker: string;
   readonly seconds: number;
   readonly eventsPerSec: number;
   readonly applyLatencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
@@ -75,9 +81,13 @@ export async function benchIngest(o: IngestBenchOptions): Promise<IngestBenchRes
       consumerName: `bench-${tag}`,
       kvBucket: `bench-${tag}`,
       redisPrefix: `prescient-bench:${tag}:`,
+      // Models the learned ranker trains during the run go to a scratch bucket and directory.
+      modelsBucket: `bench-${tag}-models`,
+      modelDir: join(tmpdir(), `prescient-bench-${tag}`),
       maxTrackedKeys: Math.max(16, o.keys),
       logLevel: 'warn',
       publishIntervalMs: 1000,
+      ...(o.ranker === undefined ? {} : { victimRanker: o.ranker }),
     },
   );
   const log = createLogger(settings.logLevel);
@@ -137,9 +147,11 @@ export async function benchIngest(o: IngestBenchOptions): Promise<IngestBenchRes
     settings.streamName,
     `${settings.streamName.replace(/_TELEMETRY$/, '')}_DEADLETTER`,
     `KV_${settings.kvBucket}`,
+    `OBJ_${settings.modelsBucket}`,
   ]) {
     await jsm.streams.delete(stream).catch(() => false);
   }
+  await rm(settings.modelDir, { recursive: true, force: true });
   await client.close();
   if (o.redisUrl !== undefined) {
     const redis = new Redis(o.redisUrl, { lazyConnect: true });
@@ -155,6 +167,7 @@ export async function benchIngest(o: IngestBenchOptions): Promise<IngestBenchRes
     messages,
     keys: o.keys,
     checkpoints: o.redisUrl === undefined ? 'none' : 'redis',
+    ranker: settings.victimRanker,
     seconds: Number(seconds.toFixed(3)),
     eventsPerSec: Math.round(o.events / seconds),
     applyLatencyMs: {
@@ -173,6 +186,8 @@ const HELP = `usage: prescient bench ingest --events N [--batch B] [--keys K] [-
   --events N   events to publish (default 1000000)
   --batch B    events per message (default 1000)
   --keys K     distinct keys (default: min(N, 1000000))
+  --ranker R   victim ranker of the engine: learned (default; replays telemetry into
+               per-node shadow caches) or lru
   --json       print one JSON document instead of a table
 
 NATS_URL (default nats://127.0.0.1:4222); REDIS_URL set → checkpoints to Redis as in production.`;
@@ -184,6 +199,7 @@ export async function benchIngestCommand(argv: string[]): Promise<number> {
       events: { type: 'string', default: '1000000' },
       batch: { type: 'string', default: '1000' },
       keys: { type: 'string' },
+      ranker: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -207,6 +223,7 @@ export async function benchIngestCommand(argv: string[]): Promise<number> {
     natsUrl: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
     redisUrl: process.env['REDIS_URL'],
     quiet: values.json,
+    ...(values.ranker === undefined ? {} : { ranker: values.ranker }),
   });
   if (values.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -215,6 +232,7 @@ export async function benchIngestCommand(argv: string[]): Promise<number> {
       ['events', r.events.toLocaleString('en')],
       ['batch (events/message)', String(r.batch)],
       ['checkpoints', r.checkpoints],
+      ['victim ranker', r.ranker],
       ['seconds', r.seconds.toFixed(2)],
       ['events/s applied', r.eventsPerSec.toLocaleString('en')],
       [

@@ -10,6 +10,8 @@ beforeAll(async () => {
   ({ engine, app } = await embeddedApp({
     httpBodyLimitBytes: 64 * 1024,
     weigher: 'inverse-latency',
+    // This file checks the heuristic document; the learned ranker has its own tests.
+    victimRanker: 'lru',
   }));
 });
 afterAll(async () => {

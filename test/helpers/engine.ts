@@ -20,6 +20,8 @@ export function isolatedSettings(overrides: Parameters<typeof loadSettings>[1] =
       consumerName: `engine-${tag}`,
       kvBucket: `t-${tag}`,
       redisPrefix: `prescient-test:${tag}:`,
+      modelsBucket: `t-${tag}-models`,
+      modelDir: `test-output/models-${tag}`,
       ...overrides,
     },
   );

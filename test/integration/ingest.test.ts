@@ -206,7 +206,10 @@ describe('telemetry over JetStream', () => {
   });
 
   it('publishes weights.<pool> to the KV bucket after latency telemetry, with increasing versions', async () => {
-    const { engine, settings } = await startEngine({ publishIntervalMs: 100, weigher: 'inverse-latency' });
+    const { engine, settings } = await startEngine({
+      publishIntervalMs: 100,
+      weigher: 'inverse-latency',
+    });
     const n = names(settings);
     const nc = await natsConnection();
     conns.push(nc);

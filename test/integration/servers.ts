@@ -20,7 +20,12 @@ export async function cleanup(settings: Settings): Promise<void> {
   const nc = await natsConnection();
   const jsm = await nc.jetstreamManager();
   const n = names(settings);
-  for (const stream of [settings.streamName, n.deadLetterStream, `KV_${settings.kvBucket}`]) {
+  for (const stream of [
+    settings.streamName,
+    n.deadLetterStream,
+    `KV_${settings.kvBucket}`,
+    `OBJ_${settings.modelsBucket}`,
+  ]) {
     await jsm.streams.delete(stream).catch(() => false);
   }
   await nc.close();

@@ -11,7 +11,11 @@ import type { WeightsAck } from '../../src/client/ack.js';
 import { isolatedSettings, NATS_URL, waitFor } from '../helpers/engine.js';
 import { cleanup, natsConnection } from './servers.js';
 
-const settings = isolatedSettings({ natsUrl: NATS_URL, publishIntervalMs: 100, weigher: 'inverse-latency' });
+const settings = isolatedSettings({
+  natsUrl: NATS_URL,
+  publishIntervalMs: 100,
+  weigher: 'inverse-latency',
+});
 afterAll(() => cleanup(settings));
 
 describe('WeightsClient on NATS KV', () => {

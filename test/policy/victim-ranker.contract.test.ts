@@ -5,6 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { victimRankers } from '../../src/policy/victim-ranker.js';
 import '../../src/policy/lru-victims.js';
+import '../../src/policy/learned-victims.js';
+import { LearnedVictimRanker } from '../../src/policy/learned-victims.js';
+import { modelFavouring } from '../helpers/eviction-model.js';
 import { REASON_CODES } from '../../src/decisions.js';
 import type { KeyFeatures } from '../../src/features/types.js';
 
@@ -83,5 +86,36 @@ describe('LruVictimRanker golden', () => {
       ['c', 70, 'HEURISTIC'],
     ]);
     expect(out[0]!.attributions).toEqual({ idleSec: 90 });
+  });
+});
+
+describe('LearnedVictimRanker golden', () => {
+  it('falls back to LRU order with reason FALLBACK before the node has a model', () => {
+    const out = victimRankers.create('learned', undefined).rank(candidates, 3);
+    expect(out.map((d) => [d.key, d.score, d.reason])).toEqual([
+      ['a', 90, 'FALLBACK'],
+      ['b', 80, 'FALLBACK'],
+      ['c', 70, 'FALLBACK'],
+    ]);
+  });
+
+  it("ranks by the node's model, highest Q first, with integrated-gradient attributions", () => {
+    // Q(evict) grows with size: the model must override LRU order.
+    const sized = candidates.map((c, i) => ({ ...c, sizeBytes: 10 ** (i + 1) }));
+    const ranker = new LearnedVictimRanker({
+      current: (node) =>
+        node === 'n'
+          ? { model: modelFavouring(9), timeScaleMs: 10_000, missingGapT: 16, version: 'n@3' }
+          : undefined,
+    });
+    const out = ranker.rank(sized, 4);
+    expect(out.map((d) => d.key)).toEqual(['d', 'c', 'b', 'a']);
+    for (const d of out) {
+      expect(d.reason).toBe('MODEL');
+      expect(d.attributions['sizeLog']).toBeDefined();
+    }
+    expect(Math.abs(out[0]!.attributions['sizeLog']!)).toBeGreaterThan(0);
+    expect(ranker.modelFor('n')).toEqual({ id: 'learned', version: 'n@3' });
+    expect(ranker.modelFor('other')).toEqual({ id: 'learned', version: 'other@0' });
   });
 });

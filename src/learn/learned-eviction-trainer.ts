@@ -1,0 +1,314 @@
+/**
+ * @module learn/learned-eviction-trainer
+ * Keeps one learned eviction policy per cache node, trained from the node's access telemetry.
+ *
+ * Each node gets a *shadow cache*: a {@link LearnedPolicy} of the node's size (its resident key
+ * count when the shadow is created, or `PRESCIENT_EVICTION_SHADOW_CAPACITY`) that replays the
+ * node's `get`/`set` events in order. The policy labels its own decisions from the replay (ghost
+ * hits) and retrains itself every `retrainEvents` requests or more, so the model follows the
+ * telemetry; a plain LRU of the same size replays the same requests as the floor the shadow's hit
+ * ratio is reported against (saved with each model).
+ *
+ * Hot path: {@link enqueue} only appends a reference to the decoded batch (no copy, no per-event
+ * work); {@link drain} replays buffered events within a time budget, off the ingest path (the
+ * engine calls it once per publish tick). A node whose buffer is full drops whole batches and
+ * counts them: the model then learns from a sample of time windows rather than slowing ingest.
+ *
+ * Large nodes: a shadow holds at most `maxShadowKeys` keys. For a node larger than that it
+ * follows a spatial sample of the keys (SHARDS, Waldspurger et al., FAST'15): a key is replayed iff
+ * hash(key) < rate·2³², rate = maxShadowKeys / node size, and the shadow's capacity is scaled by
+ * the same rate. Every request of a sampled key is kept, so its gaps and counts are exact, and the
+ * shadow's hit ratio tracks the full cache's; memory and replay time shrink by the rate.
+ *
+ * Times: the shadow's clock is the request count (T = capacity requests, as in the simulator); the
+ * store's features are in event-time ms, so each model is published with T in ms = capacity ×
+ * the node's mean ms between requests.
+ */
+import type { AccessEvent } from '../telemetry/events.js';
+import type { NodeEvictionModel, NodeEvictionModels } from '../policy/victim-ranker.js';
+import { LruPolicy } from '../policy/lru.js';
+import {
+  DEFAULT_LEARNED_SETTINGS,
+  LearnedPolicy,
+  type LearnedPolicySettings,
+} from './eviction/learned-policy.js';
+import { AGENT_FEATURE_NAMES } from './eviction/features.js';
+import type { EvictionModel } from './eviction/scorer.js';
+import type { TrainedEvictionModel } from './model-files.js';
+import type { Tf } from './tf.js';
+
+export interface LearnedEvictionTrainerOptions {
+  readonly tf: Tf;
+  /** Shadow cache size in keys; 0 = `residentKeys(node)` when the node's shadow is created. */
+  readonly shadowCapacity: number;
+  /** The node's resident key count (the engine's feature store); needed when shadowCapacity is 0. */
+  readonly residentKeys?: (node: string) => number;
+  /** Largest shadow in keys; bigger nodes are spatially sampled down to it. Default 65536. */
+  readonly maxShadowKeys?: number;
+  /** Requests between retrains (LearnedPolicy `retrainMinRequests`). Default 20000. */
+  readonly retrainEvents?: number;
+  /** Buffered events per node at most; batches beyond are dropped and counted. Default 100000. */
+  readonly maxPendingEvents?: number;
+  /** Hand a retrained model to `onModel` at most this often (wall-clock ms). Default 600000. */
+  readonly saveIntervalMs?: number;
+  /** Told of a retrained model (saving it), at most every `saveIntervalMs` per node. */
+  readonly onModel?: (m: TrainedEvictionModel) => void;
+  readonly now?: () => number;
+  readonly seed?: number;
+  /** Overrides of the shadow policy's settings (tests train on small traces). */
+  readonly policySettings?: Partial<LearnedPolicySettings>;
+}
+
+/** Smallest shadow: below it the time scale T is too short to learn anything. */
+const MIN_SHADOW_CAPACITY = 16;
+
+/** Per-node counters, for /v1/stats and tests. */
+export interface ShadowStats {
+  readonly node: string;
+  /** Keys of the shadow cache (the node's size × sampleRate). */
+  readonly capacity: number;
+  /** Share of the node's keys the shadow replays (1 = all). */
+  readonly sampleRate: number;
+  readonly requests: number;
+  readonly shadowHitRatio: number;
+  readonly lruHitRatio: number;
+  readonly retrains: number;
+  readonly pendingEvents: number;
+  readonly droppedEvents: number;
+  readonly version: string | null;
+}
+
+class NodeShadow {
+  policy: LearnedPolicy | undefined;
+  lru: LruPolicy | undefined;
+  capacity = 0;
+  sampleRate = 1;
+  /** Keys with hash ≥ threshold are not replayed (2³²: every key). */
+  threshold = 2 ** 32;
+  /** Buffered requests (key, event time, size), replayed from `head`: columns, not the events. */
+  keys: string[] = [];
+  times: number[] = [];
+  sizes: number[] = [];
+  head = 0;
+  dropped = 0;
+  requests = 0;
+  hits = 0;
+  lruHits = 0;
+  firstTs = Number.NaN;
+  lastTs = Number.NaN;
+  current: NodeEvictionModel | undefined;
+  lastModel: EvictionModel | null = null;
+  lastSaveMs = -Infinity;
+  constructor(readonly node: string) {}
+}
+
+export class LearnedEvictionTrainer implements NodeEvictionModels {
+  private readonly nodes = new Map<string, NodeShadow>();
+  private readonly maxPending: number;
+  private readonly saveIntervalMs: number;
+  private readonly now: () => number;
+  private readonly settings: Partial<LearnedPolicySettings>;
+  private cursor = 0;
+
+  constructor(private readonly o: LearnedEvictionTrainerOptions) {
+    this.maxPending = o.maxPendingEvents ?? 100_000;
+    this.saveIntervalMs = o.saveIntervalMs ?? 600_000;
+    this.now = o.now ?? Date.now;
+    this.settings = { retrainMinRequests: o.retrainEvents ?? 20_000, ...o.policySettings };
+  }
+
+  /**
+   * Buffers an applied access batch of `node`: three array pushes per event. The columns keep
+   * the key strings (which the feature store holds anyway) but not the decoded event objects, so
+   * those still die young (holding whole batches promoted them to the old generation and made
+   * the ingest bench's GC pauses longer).
+   */
+  enqueue(node: string, events: readonly AccessEvent[]): void {
+    let n = this.nodes.get(node);
+    if (n === undefined) {
+      n = new NodeShadow(node);
+      this.nodes.set(node, n);
+    }
+    if (n.keys.length - n.head + events.length > this.maxPending) {
+      n.dropped += events.length;
+      return;
+    }
+    const sampled = n.sampleRate < 1;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      // The shadow decides its own evictions: the node's del / evict reports are not requests.
+      if (e.op === 'del' || e.op === 'evict') continue;
+      if (sampled && keyHash(e.key) >= n.threshold) continue;
+      n.keys.push(e.key);
+      n.times.push(e.ts);
+      n.sizes.push(e.size ?? 1);
+    }
+  }
+
+  /** Events buffered over all nodes. */
+  get pendingEvents(): number {
+    let p = 0;
+    for (const n of this.nodes.values()) p += n.keys.length - n.head;
+    return p;
+  }
+
+  /**
+   * Replays buffered events into the shadow caches for at most `budgetMs` (a retrain in progress
+   * finishes first), nodes in turn; returns the events replayed and the nodes whose model changed.
+   */
+  drain(budgetMs: number): { replayed: number; retrained: string[] } {
+    const end = performance.now() + budgetMs;
+    const nodes = [...this.nodes.values()];
+    let replayed = 0;
+    const retrained: string[] = [];
+    for (let i = 0; i < nodes.length && performance.now() < end; i++) {
+      const n = nodes[(this.cursor + i) % nodes.length]!;
+      while (n.head < n.keys.length && performance.now() < end) replayed += this.replay(n, 1024);
+      if (this.publish(n)) retrained.push(n.node);
+    }
+    this.cursor = nodes.length === 0 ? 0 : (this.cursor + 1) % nodes.length;
+    return { replayed, retrained };
+  }
+
+  /** Replays up to `max` events of `n`; returns how many. */
+  private replay(n: NodeShadow, max: number): number {
+    if (n.policy === undefined) this.open(n);
+    const policy = n.policy!;
+    const lru = n.lru!;
+    const start = n.head;
+    const stop = Math.min(n.keys.length, start + max);
+    for (let i = start; i < stop; i++) {
+      const ts = n.times[i]!;
+      const req = { key: n.keys[i]!, sizeBytes: n.sizes[i]!, vtime: n.requests };
+      if (policy.access(req)) n.hits++;
+      if (lru.access(req)) n.lruHits++;
+      if (n.requests === 0) n.firstTs = ts;
+      if (!(ts < n.lastTs)) n.lastTs = ts;
+      n.requests++;
+    }
+    n.head = stop;
+    if (n.head === n.keys.length) {
+      n.keys = [];
+      n.times = [];
+      n.sizes = [];
+      n.head = 0;
+    } else if (n.head > 65_536 && n.head * 2 > n.keys.length) {
+      n.keys = n.keys.slice(n.head);
+      n.times = n.times.slice(n.head);
+      n.sizes = n.sizes.slice(n.head);
+      n.head = 0;
+    }
+    return stop - start;
+  }
+
+  private open(n: NodeShadow): void {
+    const wanted =
+      this.o.shadowCapacity > 0 ? this.o.shadowCapacity : (this.o.residentKeys?.(n.node) ?? 0);
+    const full = Math.max(MIN_SHADOW_CAPACITY, wanted);
+    const maxKeys = Math.max(MIN_SHADOW_CAPACITY, this.o.maxShadowKeys ?? 65_536);
+    n.capacity = Math.min(full, maxKeys);
+    if (full > maxKeys) {
+      n.sampleRate = maxKeys / full;
+      n.threshold = Math.floor(n.sampleRate * 2 ** 32);
+      // Events buffered before the rate was known: keep the sampled keys only.
+      let w = 0;
+      for (let r = n.head; r < n.keys.length; r++) {
+        if (keyHash(n.keys[r]!) >= n.threshold) continue;
+        n.keys[w] = n.keys[r]!;
+        n.times[w] = n.times[r]!;
+        n.sizes[w] = n.sizes[r]!;
+        w++;
+      }
+      n.keys.length = n.times.length = n.sizes.length = w;
+      n.head = 0;
+    }
+    const opts = { capacity: n.capacity, unit: 'objects' as const, seed: this.o.seed ?? 1 };
+    n.policy = new LearnedPolicy({ ...opts, tf: this.o.tf, settings: this.settings });
+    n.lru = new LruPolicy(opts);
+  }
+
+  /** Publishes the node's model after a retrain (true), and hands it to `onModel` when due. */
+  private publish(n: NodeShadow): boolean {
+    const model = n.policy?.currentModel ?? null;
+    if (model === null || model === n.lastModel) return false;
+    n.lastModel = model;
+    const version = `${n.node}@${model.version}`;
+    // Mean event-time ms between requests: the shadow's T (capacity requests) in ms.
+    const msPerRequest = n.requests > 1 ? (n.lastTs - n.firstTs) / (n.requests - 1) : 1;
+    const timeScaleMs = Math.max(1, n.capacity * msPerRequest);
+    const missingGapT = this.settings.windowT ?? DEFAULT_LEARNED_SETTINGS.windowT;
+    n.current = { model, timeScaleMs, missingGapT, version };
+    const nowMs = this.now();
+    if (this.o.onModel === undefined || nowMs - n.lastSaveMs < this.saveIntervalMs) return true;
+    n.lastSaveMs = nowMs;
+    const s = this.statsOf(n);
+    this.o.onModel({
+      node: n.node,
+      version,
+      model,
+      timeScaleMs,
+      missingGapT,
+      metadata: {
+        node: n.node,
+        version,
+        retrains: model.version,
+        trainingWindow: { firstRequestMs: n.firstTs, lastRequestMs: n.lastTs },
+        features: [...AGENT_FEATURE_NAMES],
+        metrics: {
+          requests: s.requests,
+          shadowHitRatio: s.shadowHitRatio,
+          lruHitRatio: s.lruHitRatio,
+          capacity: n.capacity,
+          sampleRate: n.sampleRate,
+          droppedEvents: n.dropped,
+        },
+        savedAtMs: nowMs,
+      },
+    });
+    return true;
+  }
+
+  current(node: string): NodeEvictionModel | undefined {
+    return this.nodes.get(node)?.current;
+  }
+
+  /** The shadow policy of a node (tests and `explain`); undefined before its first event. */
+  policy(node: string): LearnedPolicy | undefined {
+    return this.nodes.get(node)?.policy;
+  }
+
+  stats(): ShadowStats[] {
+    return [...this.nodes.values()].map((n) => this.statsOf(n));
+  }
+
+  private statsOf(n: NodeShadow): ShadowStats {
+    const ratio = (h: number) => (n.requests === 0 ? 0 : h / n.requests);
+    return {
+      node: n.node,
+      capacity: n.capacity,
+      sampleRate: n.sampleRate,
+      requests: n.requests,
+      shadowHitRatio: ratio(n.hits),
+      lruHitRatio: ratio(n.lruHits),
+      retrains: n.policy?.retrains ?? 0,
+      pendingEvents: n.keys.length - n.head,
+      droppedEvents: n.dropped,
+      version: n.current?.version ?? null,
+    };
+  }
+
+  /** Frees every shadow's tfjs variables; the published models keep scoring. */
+  dispose(): void {
+    for (const n of this.nodes.values()) n.policy?.dispose();
+  }
+}
+
+/** FNV-1a, 32 bits: the spatial sample of keys (stable across restarts and processes). */
+function keyHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

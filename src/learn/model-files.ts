@@ -1,0 +1,314 @@
+/**
+ * @module learn/model-files
+ * The on-disk / object-store form of a learned eviction model, three files per version
+ * (`eviction/<node>@<retrains>/`):
+ * - `model.json`: format tag, feature names, each network's normalisation (mean, std) and weights
+ *   as JSON arrays, and `weights`: the order of the tensors in `weights.bin`;
+ * - `weights.bin`: every weight as Float32 little-endian, in that order (for loaders that want
+ *   raw buffers; it must agree bit for bit with the JSON arrays);
+ * - `metadata.json`: node, training window (first / last request time), metrics, retrains.
+ * Pure (no I/O, no tfjs): the engine, the model store, the object-store writer and the cache-side
+ * adapter share it. Decoding refuses a corrupt or NaN-producing model with
+ * `PRESCIENT_E_MODEL_INVALID`.
+ */
+import { ModelInvalidError } from '../errors.js';
+import {
+  AGENT_FEATURE_NAMES,
+  BASE_FEATURE_NAMES,
+  newKeyStats,
+  recordAccess,
+} from './eviction/features.js';
+import {
+  makeMlpWeights,
+  type EvictionModel,
+  type MlpWeights,
+  ScoreScratch,
+  scoreKey,
+} from './eviction/scorer.js';
+
+export const MODEL_FORMAT = 'prescient-eviction-model';
+export const MODEL_FORMAT_VERSION = 1;
+export const MODEL_FILE_NAMES = ['model.json', 'weights.bin', 'metadata.json'] as const;
+export type ModelFileName = (typeof MODEL_FILE_NAMES)[number];
+export type ModelFiles = Readonly<Record<ModelFileName, Uint8Array>>;
+
+/** What a node's shadow trainer knows about one trained model. */
+export interface TrainedEvictionModel {
+  readonly node: string;
+  /** `<node>@<retrains>`. */
+  readonly version: string;
+  readonly model: EvictionModel;
+  /** Time scale T in event-time ms. */
+  readonly timeScaleMs: number;
+  /** Unknown gaps count as this many T. */
+  readonly missingGapT: number;
+  readonly metadata: ModelMetadata;
+}
+
+export interface ModelMetadata {
+  readonly node: string;
+  readonly version: string;
+  readonly retrains: number;
+  /** Event time (epoch ms) of the first and last request the shadow cache replayed. */
+  readonly trainingWindow: { readonly firstRequestMs: number; readonly lastRequestMs: number };
+  readonly features: readonly string[];
+  readonly metrics: {
+    /** Requests replayed into the shadow cache. */
+    readonly requests: number;
+    readonly shadowHitRatio: number;
+    /** Hit ratio of a plain LRU of the same capacity on the same requests. */
+    readonly lruHitRatio: number;
+    readonly capacity: number;
+    /** Share of the node's keys the shadow cache replayed (spatial sampling; 1 = all). */
+    readonly sampleRate: number;
+    /** Access events dropped because the replay buffer was full. */
+    readonly droppedEvents: number;
+  };
+  readonly savedAtMs: number;
+}
+
+/** A model read back from its files. */
+export interface LoadedEvictionModel {
+  readonly version: string;
+  readonly node: string;
+  readonly model: EvictionModel;
+  readonly timeScaleMs: number;
+  readonly missingGapT: number;
+  readonly metadata: ModelMetadata | undefined;
+}
+
+interface NetworkJson {
+  inputs: number;
+  hidden: number;
+  mean: number[];
+  std: number[];
+  w1: number[];
+  b1: number[];
+  w2: number[];
+  b2: number;
+}
+
+interface ModelJson {
+  format: string;
+  formatVersion: number;
+  id: 'learned';
+  version: string;
+  node: string;
+  retrains: number;
+  timeScaleMs: number;
+  missingGapT: number;
+  features: { predictor: string[]; agent: string[] };
+  networks: { predictor: NetworkJson; agent: NetworkJson };
+  /** Tensors of weights.bin in order: name, shape, offset (in floats). */
+  weights: { name: string; shape: number[]; offset: number }[];
+}
+
+const TENSORS = ['w1', 'b1', 'w2', 'b2'] as const;
+const NETWORKS = ['predictor', 'agent'] as const;
+
+function networkJson(w: MlpWeights): NetworkJson {
+  const f = (a: Float64Array) => Array.from(a, (v) => Math.fround(v));
+  return {
+    inputs: w.inputs,
+    hidden: w.hidden,
+    mean: f(w.mean),
+    std: f(w.std),
+    w1: f(w.w1),
+    b1: f(w.b1),
+    w2: f(w.w2),
+    b2: Math.fround(w.b2),
+  };
+}
+
+function tensor(n: NetworkJson, t: (typeof TENSORS)[number]): number[] {
+  return t === 'b2' ? [n.b2] : n[t];
+}
+
+function shape(n: NetworkJson, t: (typeof TENSORS)[number]): number[] {
+  return t === 'w1' ? [n.inputs, n.hidden] : t === 'b2' ? [1] : [n.hidden];
+}
+
+const utf8 = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 1));
+
+/** The three files of a trained model. */
+export function encodeModelFiles(t: TrainedEvictionModel): ModelFiles {
+  const networks = { predictor: networkJson(t.model.predictor), agent: networkJson(t.model.agent) };
+  const weights: ModelJson['weights'] = [];
+  const values: number[] = [];
+  for (const net of NETWORKS) {
+    for (const name of TENSORS) {
+      weights.push({
+        name: `${net}.${name}`,
+        shape: shape(networks[net], name),
+        offset: values.length,
+      });
+      values.push(...tensor(networks[net], name));
+    }
+  }
+  const json: ModelJson = {
+    format: MODEL_FORMAT,
+    formatVersion: MODEL_FORMAT_VERSION,
+    id: 'learned',
+    version: t.version,
+    node: t.node,
+    retrains: t.model.version,
+    timeScaleMs: t.timeScaleMs,
+    missingGapT: t.missingGapT,
+    features: { predictor: [...BASE_FEATURE_NAMES], agent: [...AGENT_FEATURE_NAMES] },
+    networks,
+    weights,
+  };
+  const bin = new Uint8Array(values.length * 4);
+  const view = new DataView(bin.buffer);
+  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return { 'model.json': utf8(json), 'weights.bin': bin, 'metadata.json': utf8(t.metadata) };
+}
+
+function invalid(version: string, why: string): never {
+  throw new ModelInvalidError(
+    `eviction model ${version} is invalid: ${why}; delete it or save a new version`,
+    { version },
+  );
+}
+
+function checkNetwork(version: string, name: string, n: unknown, inputs: number): MlpWeights {
+  const net = n as Partial<NetworkJson> | null;
+  if (typeof net !== 'object' || net === null) invalid(version, `network ${name} missing`);
+  const H = net.hidden;
+  if (net.inputs !== inputs) invalid(version, `${name} must take ${inputs} inputs`);
+  if (typeof H !== 'number' || !Number.isInteger(H) || H < 1 || H > 4096) {
+    invalid(version, `${name}.hidden must be a positive integer`);
+  }
+  const arr = (key: keyof NetworkJson, len: number): Float64Array => {
+    const a = net[key];
+    if (!Array.isArray(a) || a.length !== len)
+      invalid(version, `${name}.${key} needs ${len} values`);
+    if (!a.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      invalid(version, `${name}.${key} holds a non-finite value`);
+    }
+    return Float64Array.from(a);
+  };
+  const std = arr('std', inputs);
+  if (std.some((v) => !(v > 0))) invalid(version, `${name}.std must be positive`);
+  if (typeof net.b2 !== 'number' || !Number.isFinite(net.b2)) {
+    invalid(version, `${name}.b2 is not finite`);
+  }
+  return makeMlpWeights({
+    inputs,
+    hidden: H,
+    mean: arr('mean', inputs),
+    std,
+    w1: arr('w1', inputs * H),
+    b1: arr('b1', H),
+    w2: arr('w2', H),
+    b2: net.b2,
+  });
+}
+
+/**
+ * Reads a model back from its files, checking everything a corrupt or tampered copy could break.
+ * @throws ModelInvalidError (`PRESCIENT_E_MODEL_INVALID`) when the JSON is malformed, shapes or
+ *   feature names disagree, a weight is not finite, weights.bin differs from model.json, or the
+ *   model scores NaN / ±∞ on probe keys.
+ */
+export function decodeModelFiles(files: {
+  readonly 'model.json': Uint8Array;
+  readonly 'weights.bin': Uint8Array;
+  readonly 'metadata.json'?: Uint8Array;
+}): LoadedEvictionModel {
+  let json: Partial<ModelJson>;
+  try {
+    json = JSON.parse(new TextDecoder().decode(files['model.json'])) as Partial<ModelJson>;
+  } catch (err) {
+    return invalid('?', `model.json is not JSON (${(err as Error).message})`);
+  }
+  const version = typeof json.version === 'string' ? json.version : '?';
+  if (json.format !== MODEL_FORMAT || json.formatVersion !== MODEL_FORMAT_VERSION) {
+    invalid(version, `not a ${MODEL_FORMAT} v${MODEL_FORMAT_VERSION} file`);
+  }
+  const sameNames = (a: unknown, b: readonly string[]) =>
+    Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i]);
+  if (
+    !sameNames(json.features?.predictor, BASE_FEATURE_NAMES) ||
+    !sameNames(json.features?.agent, AGENT_FEATURE_NAMES)
+  ) {
+    invalid(version, 'its feature names differ from this build of Prescient');
+  }
+  const predictor = checkNetwork(
+    version,
+    'predictor',
+    json.networks?.predictor,
+    BASE_FEATURE_NAMES.length,
+  );
+  const agent = checkNetwork(version, 'agent', json.networks?.agent, AGENT_FEATURE_NAMES.length);
+  const timeScaleMs = json.timeScaleMs;
+  const missingGapT = json.missingGapT;
+  if (typeof timeScaleMs !== 'number' || !(timeScaleMs > 0) || !Number.isFinite(timeScaleMs)) {
+    invalid(version, 'timeScaleMs must be a positive number');
+  }
+  if (typeof missingGapT !== 'number' || !(missingGapT > 0) || !Number.isFinite(missingGapT)) {
+    invalid(version, 'missingGapT must be a positive number');
+  }
+  // weights.bin must hold exactly the JSON weights, as float32, in the listed order.
+  const bin = files['weights.bin'];
+  const view = new DataView(bin.buffer, bin.byteOffset, bin.byteLength);
+  let expected = 0;
+  for (const net of NETWORKS) {
+    const n = json.networks![net];
+    for (const name of TENSORS) {
+      const entry = json.weights?.find((w) => w.name === `${net}.${name}`);
+      const values = tensor(n, name);
+      if (entry === undefined || entry.offset !== expected) {
+        invalid(version, `weights list lacks ${net}.${name} at offset ${expected}`);
+      }
+      if ((expected + values.length) * 4 > bin.byteLength) invalid(version, 'weights.bin is short');
+      values.forEach((v, i) => {
+        const stored = view.getFloat32((expected + i) * 4, true);
+        if (stored !== Math.fround(v)) {
+          invalid(version, `weights.bin differs from model.json at ${net}.${name}[${i}]`);
+        }
+      });
+      expected += values.length;
+    }
+  }
+  if (expected * 4 !== bin.byteLength) invalid(version, 'weights.bin has trailing bytes');
+  const model: EvictionModel = {
+    predictor,
+    agent,
+    version: typeof json.retrains === 'number' ? json.retrains : 0,
+  };
+  probe(version, model, timeScaleMs, missingGapT);
+  let metadata: ModelMetadata | undefined;
+  if (files['metadata.json'] !== undefined) {
+    try {
+      metadata = JSON.parse(new TextDecoder().decode(files['metadata.json'])) as ModelMetadata;
+    } catch {
+      invalid(version, 'metadata.json is not JSON');
+    }
+  }
+  return {
+    version,
+    node: typeof json.node === 'string' ? json.node : '',
+    model,
+    timeScaleMs,
+    missingGapT,
+    metadata,
+  };
+}
+
+/** Scores a spread of synthetic keys; a model producing NaN or ±∞ on any of them is refused. */
+function probe(version: string, model: EvictionModel, T: number, missingGapT: number): void {
+  const scratch = new ScoreScratch();
+  const clock = { nowTick: 1000 * T, timeScale: T, missingGapT };
+  for (const idleT of [0, 0.5, 4, 64, 900]) {
+    for (const accesses of [1, 3, 50]) {
+      const s = newKeyStats(0, 1 + accesses * 100);
+      for (let i = 1; i < accesses; i++)
+        recordAccess(s, (i * (1000 - idleT) * T) / accesses, s.sizeBytes, T);
+      s.lastTick = (1000 - idleT) * T;
+      const q = scoreKey(model, s, clock, scratch);
+      if (!Number.isFinite(q))
+        invalid(version, `it scores ${q} (idle ${idleT} T, ${accesses} accesses)`);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { LearnedEvictionTrainer } from '../../src/learn/learned-eviction-trainer.js';
+import type { TrainedEvictionModel } from '../../src/learn/model-files.js';
+import { loadTf } from '../../src/learn/tf.js';
+import type { AccessEvent } from '../../src/telemetry/events.js';
+import { FAST_SETTINGS, syntheticTrace } from './eviction-helpers.js';
+
+/** The synthetic trace as access telemetry: one request every 10 ms, in batches of 100. */
+function batches(n: number): AccessEvent[][] {
+  const out: AccessEvent[][] = [];
+  syntheticTrace(n).forEach((r, i) => {
+    if (i % 100 === 0) out.push([]);
+    out[out.length - 1]!.push({ ts: 1_000_000 + 10 * i, key: r.key, hit: false, op: 'get' });
+  });
+  return out;
+}
+
+describe('LearnedEvictionTrainer', () => {
+  it('trains a node model from replayed telemetry, publishes it and hands it out for saving', async () => {
+    const { tf } = await loadTf();
+    const saved: TrainedEvictionModel[] = [];
+    const trainer = new LearnedEvictionTrainer({
+      tf,
+      shadowCapacity: 60,
+      policySettings: FAST_SETTINGS,
+      saveIntervalMs: 0,
+      onModel: (m) => saved.push(m),
+    });
+    expect(trainer.current('n')).toBeUndefined();
+    for (const b of batches(12_000)) trainer.enqueue('n', b);
+    expect(trainer.pendingEvents).toBe(12_000);
+    expect(trainer.drain(60_000)).toEqual({ replayed: 12_000, retrained: ['n'] });
+    expect(trainer.pendingEvents).toBe(0);
+    const current = trainer.current('n');
+    expect(current).toBeDefined();
+    expect(current!.version).toMatch(/^n@[1-9]\d*$/);
+    // T = 60 requests × 10 ms between requests.
+    expect(current!.timeScaleMs).toBeCloseTo(600, 6);
+    expect(saved.length).toBeGreaterThan(0);
+    const last = saved[saved.length - 1]!;
+    expect(last.version).toBe(current!.version);
+    expect(last.metadata.trainingWindow).toEqual({
+      firstRequestMs: 1_000_000,
+      lastRequestMs: 1_000_000 + 10 * 11_999,
+    });
+    expect(last.metadata.metrics.requests).toBe(12_000);
+    expect(last.metadata.metrics.shadowHitRatio).toBeGreaterThan(0);
+    expect(last.metadata.metrics.lruHitRatio).toBeGreaterThan(0);
+    const [stats] = trainer.stats();
+    expect(stats).toMatchObject({ node: 'n', capacity: 60, requests: 12_000, droppedEvents: 0 });
+    trainer.dispose();
+  });
+
+  it('keeps tf.memory().numTensors flat across retrains and frees it all on dispose', async () => {
+    const { tf } = await loadTf();
+    const before = tf.memory().numTensors;
+    const trainer = new LearnedEvictionTrainer({
+      tf,
+      shadowCapacity: 60,
+      policySettings: FAST_SETTINGS,
+    });
+    const counts: number[] = [];
+    let seen = '';
+    for (const b of batches(20_000)) {
+      trainer.enqueue('n', b);
+      trainer.drain(60_000);
+      const v = trainer.current('n')?.version ?? '';
+      if (v !== seen) {
+        seen = v;
+        counts.push(tf.memory().numTensors);
+      }
+    }
+    expect(counts.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    trainer.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('drops and counts batches beyond its buffer instead of growing, and respects the time budget', async () => {
+    const { tf } = await loadTf();
+    const trainer = new LearnedEvictionTrainer({ tf, shadowCapacity: 60, maxPendingEvents: 250 });
+    for (const b of batches(1000)) trainer.enqueue('n', b);
+    expect(trainer.pendingEvents).toBe(200);
+    expect(trainer.stats()[0]!.droppedEvents).toBe(800);
+    expect(trainer.drain(0).replayed).toBe(0);
+    expect(trainer.drain(1000).replayed).toBe(200);
+    trainer.dispose();
+  });
+
+  it('sizes the shadow like the node when no capacity is configured', async () => {
+    const { tf } = await loadTf();
+    const trainer = new LearnedEvictionTrainer({ tf, shadowCapacity: 0, residentKeys: () => 500 });
+    trainer.enqueue('n', batches(100)[0]!);
+    trainer.drain(1000);
+    expect(trainer.stats()[0]!.capacity).toBe(500);
+    trainer.dispose();
+  });
+});
+
+describe('LearnedEvictionTrainer on a node larger than its shadow', () => {
+  it('replays a stable spatial sample of the keys, with the capacity scaled alike', async () => {
+    const { tf } = await loadTf();
+    const trainer = new LearnedEvictionTrainer({
+      tf,
+      shadowCapacity: 4000,
+      maxShadowKeys: 1000,
+      maxPendingEvents: 1_000_000,
+    });
+    const events = (from: number) =>
+      Array.from({ length: 10_000 }, (_, i) => ({ ts: from + i, key: `k${i}`, hit: false }));
+    trainer.enqueue('n', events(0));
+    trainer.drain(60_000);
+    trainer.enqueue('n', events(10_000));
+    const { replayed } = trainer.drain(60_000);
+    const [s] = trainer.stats();
+    expect(s).toMatchObject({ capacity: 1000, sampleRate: 0.25 });
+    // About a quarter of the keys, and the same keys both times.
+    expect(replayed).toBeGreaterThan(2000);
+    expect(replayed).toBeLessThan(3000);
+    expect(s!.requests).toBe(2 * replayed);
+    trainer.dispose();
+  });
+});

@@ -1,0 +1,135 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../../src/errors.js';
+import { AGENT_FEATURE_NAMES, newKeyStats } from '../../src/learn/eviction/features.js';
+import { makeMlpWeights, ScoreScratch, scoreKey } from '../../src/learn/eviction/scorer.js';
+import { encodeModelFiles, type TrainedEvictionModel } from '../../src/learn/model-files.js';
+import { FsModelStore } from '../../src/state/model-store.js';
+import { modelFavouring } from '../helpers/eviction-model.js';
+
+function trained(model = modelFavouring(0, 3)): TrainedEvictionModel {
+  return {
+    node: 'n1',
+    version: 'n1@3',
+    model,
+    timeScaleMs: 1500,
+    missingGapT: 16,
+    metadata: {
+      node: 'n1',
+      version: 'n1@3',
+      retrains: 3,
+      trainingWindow: { firstRequestMs: 1, lastRequestMs: 2 },
+      features: [...AGENT_FEATURE_NAMES],
+      metrics: {
+        requests: 10,
+        shadowHitRatio: 0.5,
+        lruHitRatio: 0.4,
+        capacity: 60,
+        sampleRate: 1,
+        droppedEvents: 0,
+      },
+      savedAtMs: 3,
+    },
+  };
+}
+
+async function code(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (err) {
+    return (err as { code?: string }).code;
+  }
+}
+
+let root: string;
+let store: FsModelStore;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'prescient-models-'));
+  store = new FsModelStore(root);
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('FsModelStore', () => {
+  it('round-trips a model: same scores, weights.bin in model.json order, metadata kept', async () => {
+    const t = trained();
+    const dir = await store.save(t.version, encodeModelFiles(t));
+    expect(dir).toBe(join(root, 'n1@3'));
+    expect(await store.list()).toEqual(['n1@3']);
+    const back = await store.load('n1@3');
+    expect(back).toMatchObject({ version: 'n1@3', node: 'n1', timeScaleMs: 1500, missingGapT: 16 });
+    expect(back.metadata?.metrics.shadowHitRatio).toBe(0.5);
+    const s = newKeyStats(0, 100);
+    const clock = { nowTick: 9000, timeScale: 1500, missingGapT: 16 };
+    const scratch = new ScoreScratch();
+    expect(scoreKey(back.model, s, clock, scratch)).toBeCloseTo(
+      scoreKey(t.model, s, clock, scratch),
+      5,
+    );
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as {
+      weights: { name: string; offset: number }[];
+      networks: { predictor: { w1: number[] } };
+    };
+    expect(json.weights.map((w) => w.name)).toEqual([
+      'predictor.w1',
+      'predictor.b1',
+      'predictor.w2',
+      'predictor.b2',
+      'agent.w1',
+      'agent.b1',
+      'agent.w2',
+      'agent.b2',
+    ]);
+    const bin = await readFile(join(dir, 'weights.bin'));
+    expect(bin.readFloatLE(0)).toBe(json.networks.predictor.w1[0]);
+  });
+
+  it('refuses a corrupt weights.bin', async () => {
+    const t = trained();
+    const dir = await store.save(t.version, encodeModelFiles(t));
+    const bin = await readFile(join(dir, 'weights.bin'));
+    bin[5] = bin[5]! ^ 0xff;
+    await writeFile(join(dir, 'weights.bin'), bin);
+    expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+    await writeFile(join(dir, 'weights.bin'), bin.subarray(0, 12));
+    expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+  });
+
+  it('refuses a truncated or non-JSON model.json', async () => {
+    const t = trained();
+    const dir = await store.save(t.version, encodeModelFiles(t));
+    const json = await readFile(join(dir, 'model.json'), 'utf8');
+    await writeFile(join(dir, 'model.json'), json.slice(0, json.length / 2));
+    expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+  });
+
+  it('refuses a model whose weights went NaN', async () => {
+    const good = modelFavouring(0);
+    const w2 = Float64Array.from(good.agent.w2);
+    w2[0] = Number.NaN;
+    const { fw1: _f, fb1: _b, ...agent } = good.agent;
+    const t = trained({ ...good, agent: makeMlpWeights({ ...agent, w2 }) });
+    await store.save(t.version, encodeModelFiles(t));
+    expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+  });
+
+  it('refuses a model that scores NaN although every weight is finite', async () => {
+    const good = modelFavouring(0);
+    const { fw1: _f, fb1: _b, ...agent } = good.agent;
+    // A zero deviation makes standardisation divide by zero.
+    const std = Float64Array.from(agent.std);
+    std[0] = 0;
+    const t = trained({ ...good, agent: makeMlpWeights({ ...agent, std }) });
+    await store.save(t.version, encodeModelFiles(t));
+    expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+  });
+
+  it('refuses unsafe version names and reports missing versions', async () => {
+    expect(await code(store.load('../etc'))).toBe(ERROR_CODES.MODEL_INVALID);
+    expect(await code(store.load('nope@1'))).toBe(ERROR_CODES.NOT_FOUND);
+  });
+});
