@@ -45,7 +45,7 @@ export interface ForecastModelRow {
   readonly coverage80: number;
   readonly fitSeconds: number;
   /** Serving latency per `forecast()` call over the holdout origins, ms (table only). */
-  readonly serveMs: { readonly median: number; readonly max: number };
+  readonly serveMs: { readonly median: number; readonly p99: number; readonly max: number };
 }
 
 export interface ForecastBenchResult {
@@ -69,7 +69,11 @@ function row(model: string, r: BacktestResult, fitSeconds: number): ForecastMode
     mase: round(r.mase, 4),
     coverage80: round(r.coverage80, 4),
     fitSeconds: round(fitSeconds, 3),
-    serveMs: { median: round(r.serveMs.median, 4), max: round(r.serveMs.max, 3) },
+    serveMs: {
+      median: round(r.serveMs.median, 4),
+      p99: round(r.serveMs.p99, 3),
+      max: round(r.serveMs.max, 3),
+    },
   };
 }
 
@@ -157,9 +161,9 @@ export function forecastBenchTable(r: ForecastBenchResult): string {
     m.mase.toFixed(3),
     m.coverage80.toFixed(3),
     m.fitSeconds.toFixed(2),
-    `${m.serveMs.median.toFixed(3)} / ${m.serveMs.max.toFixed(2)}`,
+    `${m.serveMs.median.toFixed(3)} / ${m.serveMs.p99.toFixed(3)} / ${m.serveMs.max.toFixed(2)}`,
   ]);
-  return `${head}\n${table(['model', 'MAE', 'MASE', 'cov80', 'fit s', 'serve ms p50 / max'], rows)}`;
+  return `${head}\n${table(['model', 'MAE', 'MASE', 'cov80', 'fit s', 'serve ms p50 / p99 / max'], rows)}`;
 }
 
 const geoMean = (xs: readonly number[]) =>
@@ -208,6 +212,14 @@ export function forecastBenchSummary(rs: readonly ForecastBenchResult[]): string
       'median serve ms',
       ...fmt(
         models.map((m) => Math.max(...col(m, (x) => x.serveMs.median))),
+        3,
+      ),
+      '',
+    ],
+    [
+      'p99 serve ms',
+      ...fmt(
+        models.map((m) => Math.max(...col(m, (x) => x.serveMs.p99))),
         3,
       ),
       '',

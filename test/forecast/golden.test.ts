@@ -113,7 +113,7 @@ describe('backtest', () => {
     expect(r.mae).toBe(2.75);
     expect(r.mase).toBe(1.375);
     expect(r.coverage80).toBe(0.5);
-    expect(r.serveMs).toEqual({ median: 1, max: 1 });
+    expect(r.serveMs).toEqual({ median: 1, p99: 1, max: 1 });
   });
 
   it('scales by the naive (lag 1) without a season', () => {
