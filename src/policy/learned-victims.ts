@@ -23,6 +23,7 @@ import {
   type VictimRanker,
   type VictimRankerOptions,
 } from './victim-ranker.js';
+import { lruOrder } from './lru-victims.js';
 
 export class LearnedVictimRanker implements VictimRanker {
   readonly id = 'learned';
@@ -80,26 +81,13 @@ export class LearnedVictimRanker implements VictimRanker {
 
 /** LRU order scored by idle seconds, reason `FALLBACK`: no model for this node yet. */
 function fallback(candidates: readonly KeyFeatures[], limit: number): EvictionDecision[] {
-  const out: EvictionDecision[] = [];
-  for (const k of candidates) {
-    if (out.length >= limit) break;
-    const idleSec = Math.max(0, (k.asOfMs - k.lastAccessMs) / 1000);
-    out.push({
-      key: k.key,
-      score: idleSec,
-      reason: 'FALLBACK',
-      text: `no learned model for this node yet: least recently used resident key #${out.length + 1}, idle ${idleSec.toFixed(1)} s`,
-      attributions: { idleSec },
-      inputs: {
-        idleSec,
-        accesses: k.accesses,
-        hits: k.hits,
-        misses: k.misses,
-        ...(k.sizeBytes === null ? {} : { sizeBytes: k.sizeBytes }),
-      },
-    });
-  }
-  return out.sort((a, b) => b.score - a.score);
+  return lruOrder(
+    candidates,
+    limit,
+    'FALLBACK',
+    (idleSec, position) =>
+      `no learned model for this node yet: least recently used resident key #${position}, idle ${idleSec.toFixed(1)} s`,
+  );
 }
 
 victimRankers.register(

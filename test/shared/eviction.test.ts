@@ -5,9 +5,6 @@
  * traces (cloudphysics-io as unit size). Every trace is loaded once and replayed from memory;
  * the whole file takes about a minute on one core (orm-busy, 5 M requests, dominates).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import '../../src/policy/builtin.js';
 import { evictionPolicies } from '../../src/policy/eviction-policy.js';
@@ -18,18 +15,7 @@ import {
   type LoadedTrace,
 } from '../../src/sim/cache-sim.js';
 import { readTrace } from '../../src/sim/trace-reader.js';
-
-const traces = fileURLToPath(new URL('../../../shared/data/traces/', import.meta.url));
-
-function shared(name: string): string {
-  const path = join(traces, name);
-  if (!existsSync(path)) {
-    throw new Error(
-      `shared trace ${path} is missing: the shared/ data folder must sit beside the repo`,
-    );
-  }
-  return path;
-}
+import { sharedTrace } from './helpers.js';
 
 const SIZES = [0.01, 0.05, 0.1] as const;
 
@@ -73,7 +59,7 @@ const TOLERANCE = { lru: 0.002, belady: 0.002, s3fifo: 0.01 } as const;
 describe.each(Object.keys(REFERENCE))('reference hit ratios: %s', (name) => {
   let trace: LoadedTrace | undefined;
   const load = async (): Promise<LoadedTrace> =>
-    (trace ??= await loadTrace(readTrace(shared(`${name}.csv.gz`))));
+    (trace ??= await loadTrace(readTrace(sharedTrace(`${name}.csv.gz`))));
 
   for (const policy of ['lru', 's3fifo', 'belady'] as const) {
     it(`${policy} at 1 %, 5 %, 10 %`, async () => {

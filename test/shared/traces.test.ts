@@ -2,12 +2,10 @@
  * Checks on the shared public data beside the checkout (../shared/data, as in CI). Run by
  * `npm run check:shared`, not by `npm test`, which stays self-contained.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ReadTraceOptions, TraceRequest } from '../../src/sim/trace-reader.js';
 import { readTrace, traceInfo } from '../../src/sim/trace-reader.js';
+import { sharedTrace } from './helpers.js';
 
 async function readAll(path: string, opts?: ReadTraceOptions): Promise<TraceRequest[]> {
   const out: TraceRequest[] = [];
@@ -18,21 +16,8 @@ async function readAll(path: string, opts?: ReadTraceOptions): Promise<TraceRequ
 const keys = (rs: readonly TraceRequest[]) => rs.map((r) => r.key);
 
 describe('readTrace: shared public traces', () => {
-  // CI always has ../shared next to the repo; a missing folder is a broken checkout, not a skip.
-  const traces = fileURLToPath(new URL('../../../shared/data/traces/', import.meta.url));
-
-  function shared(name: string): string {
-    const path = join(traces, name);
-    if (!existsSync(path)) {
-      throw new Error(
-        `shared trace ${path} is missing: the shared/ data folder must sit beside the repo`,
-      );
-    }
-    return path;
-  }
-
   it('web07.csv.gz has 76,118 requests over 20,484 keys', async () => {
-    const path = shared('web07.csv.gz');
+    const path = sharedTrace('web07.csv.gz');
     expect(await traceInfo(path)).toEqual({
       format: 'csv',
       gzip: true,
@@ -50,8 +35,8 @@ describe('readTrace: shared public traces', () => {
   });
 
   it('cloudphysics-io: the CSV and oracleGeneral copies agree request by request', async () => {
-    const csv = await readAll(shared('cloudphysics-io.csv.gz'));
-    const oracle = await readAll(shared('cloudphysics-io.oracleGeneral.bin'));
+    const csv = await readAll(sharedTrace('cloudphysics-io.csv.gz'));
+    const oracle = await readAll(sharedTrace('cloudphysics-io.oracleGeneral.bin'));
     expect(csv).toHaveLength(113_872);
     expect(oracle).toHaveLength(113_872);
     let mismatches = 0;
