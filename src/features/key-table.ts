@@ -17,7 +17,7 @@
  * small and double up to the limit, so an idle store does not hold a million empty slots.
  */
 import { decayRatePerMs, expNeg } from './decay.js';
-import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
+import type { NumberColumn, SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
 
 /** Slots sampled per forget decision (Redis' default `maxmemory-samples` is 5; 8 is closer to exact LFU). */
 export const FORGET_SAMPLES = 8;
@@ -464,19 +464,26 @@ export class KeyTable {
     w.f64(this.forgotten);
     w.u32(this.rng >>> 0);
     w.reserve(n * (4 + 8 + 8 + 8 + 4 * this.h + 4 * GAP_SLOTS + 4 + 4 + 4 + 1 + 4 + 4));
-    w.column(this.nodeOf, n);
-    w.column(this.lastAccess, n);
-    w.column(this.firstSeen, n);
-    w.column(this.sizeCol, n);
-    w.column(this.decayed, n * this.h);
-    w.column(this.gaps, n * GAP_SLOTS);
-    w.column(this.accesses, n);
-    w.column(this.hits, n);
-    w.column(this.misses, n);
-    w.column(this.flags, n);
-    w.column(this.prev, n);
-    w.column(this.next, n);
+    for (const [col, count] of this.columns(n)) w.column(col, count);
     w.strings(this.keys, n);
+  }
+
+  /** The per-slot columns in snapshot order, with their lengths for `n` slots (one list for both directions). */
+  private columns(n: number): [NumberColumn, number][] {
+    return [
+      [this.nodeOf, n],
+      [this.lastAccess, n],
+      [this.firstSeen, n],
+      [this.sizeCol, n],
+      [this.decayed, n * this.h],
+      [this.gaps, n * GAP_SLOTS],
+      [this.accesses, n],
+      [this.hits, n],
+      [this.misses, n],
+      [this.flags, n],
+      [this.prev, n],
+      [this.next, n],
+    ];
   }
 
   /** Reads what {@link writeTo} wrote and checks the structure (maps, links, free list). */
@@ -515,18 +522,7 @@ export class KeyTable {
     }
     t.highWater = n;
     t.size = size;
-    r.column(t.nodeOf, n);
-    r.column(t.lastAccess, n);
-    r.column(t.firstSeen, n);
-    r.column(t.sizeCol, n);
-    r.column(t.decayed, n * t.h);
-    r.column(t.gaps, n * GAP_SLOTS);
-    r.column(t.accesses, n);
-    r.column(t.hits, n);
-    r.column(t.misses, n);
-    r.column(t.flags, n);
-    r.column(t.prev, n);
-    r.column(t.next, n);
+    for (const [col, count] of t.columns(n)) r.column(col, count);
     const keys = r.strings();
     if (keys.length !== n) r.fail(`${keys.length} keys for ${n} slots`);
     t.validate(keys, n, sizes, r);

@@ -27,7 +27,7 @@ const HEADER_BYTES = 16;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-type NumberColumn = Float64Array | Float32Array | Uint32Array | Int32Array | Uint8Array;
+export type NumberColumn = Float64Array | Float32Array | Uint32Array | Int32Array | Uint8Array;
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });

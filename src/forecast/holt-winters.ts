@@ -100,6 +100,27 @@ export function initialState(
   return { level, trend, seasonal };
 }
 
+/**
+ * One step of the additive damped Holt-Winters recursion for observation `y` at season index
+ * `i`: updates level and trend in `lt` and the seasonal component in place. The fitting
+ * objective and the served model share it, so what is fit is what is served.
+ */
+function update(
+  lt: { level: number; trend: number },
+  seas: Float64Array,
+  y: number,
+  i: number,
+  p: HoltWintersParams,
+): void {
+  const { alpha, beta, gamma, phi } = p;
+  const s = seas[i]!;
+  const prior = lt.level + phi * lt.trend;
+  const next = alpha * (y - s) + (1 - alpha) * prior;
+  lt.trend = beta * (next - lt.level) + (1 - beta) * phi * lt.trend;
+  seas[i] = gamma * (y - prior) + (1 - gamma) * s;
+  lt.level = next;
+}
+
 /** Cumulative damping sums φ + … + φ^k for k = 0..h (index k). */
 function dampSums(phi: number, h: number): Float64Array {
   const out = new Float64Array(h + 1);
@@ -123,26 +144,17 @@ export function multiStepMae(
   h: number,
   burn: number,
 ): number {
-  const { alpha, beta, gamma, phi } = p;
   const seas = Float64Array.from(init.seasonal);
   const m = seas.length;
-  const damp = dampSums(phi, h);
-  let level = init.level;
-  let trend = init.trend;
+  const damp = dampSums(p.phi, h);
+  const lt = { level: init.level, trend: init.trend };
   let sum = 0;
   let count = 0;
   for (let t = 0; t < n; t++) {
-    const y = values[t]!;
-    const i = t % m;
-    const s = seas[i]!;
-    const prior = level + phi * trend;
-    const next = alpha * (y - s) + (1 - alpha) * prior;
-    trend = beta * (next - level) + (1 - beta) * phi * trend;
-    seas[i] = gamma * (y - prior) + (1 - gamma) * s;
-    level = next;
+    update(lt, seas, values[t]!, t % m, p);
     if (t >= burn && t + h < n) {
       for (let k = 1; k <= h; k++)
-        sum += Math.abs(values[t + k]! - (level + damp[k]! * trend + seas[(t + k) % m]!));
+        sum += Math.abs(values[t + k]! - (lt.level + damp[k]! * lt.trend + seas[(t + k) % m]!));
       count += h;
     }
   }
@@ -239,25 +251,21 @@ export class HoltWintersFitted implements FittedForecaster {
       }
       state = cp ? this.copy(cp) : this.fresh();
     }
-    const { alpha, beta, gamma, phi } = this.params;
     const seas = state.seasonal;
     const m = seas.length;
-    let { level, trend } = state;
     for (let t = state.t + 1; t <= origin; t++) {
       const y = values[t]!;
-      const i = t % m;
-      const s = seas[i]!;
-      const prior = level + phi * trend;
-      const next = alpha * (y - s) + (1 - alpha) * prior;
-      trend = beta * (next - level) + (1 - beta) * phi * trend;
-      seas[i] = gamma * (y - prior) + (1 - gamma) * s;
-      level = next;
+      update(state, seas, y, t % m, this.params);
       if ((t + 1) % CHECKPOINT_EVERY === 0 && (entry.checkpoints.at(-1)?.t ?? -1) < t) {
-        entry.checkpoints.push({ t, level, trend, seasonal: Float64Array.from(seas), yAtT: y });
+        entry.checkpoints.push({
+          t,
+          level: state.level,
+          trend: state.trend,
+          seasonal: Float64Array.from(seas),
+          yAtT: y,
+        });
       }
     }
-    state.level = level;
-    state.trend = trend;
     if (origin > state.t) {
       state.t = origin;
       state.yAtT = values[origin]!;
