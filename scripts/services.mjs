@@ -5,10 +5,13 @@
  * 127.0.0.1:4222 and Redis on 127.0.0.1:6379. A server that is installed but stopped is started
  * (with the same command the machine uses at boot) and waited for; a server that is missing fails
  * with the install command. Nothing is ever skipped: tests need real servers, not mocks.
- * HAProxy is only checked for (the HAProxy rig test starts its own on a free loopback port, and
- * this script never installs anything: `.ci/run` installs the `haproxy` package in CI).
+ * HAProxy is only checked for (the HAProxy rig test starts its own on a free loopback port;
+ * `.ci/run` installs the `haproxy` package in CI). Chromium (Debian's `chromium`, which the
+ * dashboard's browser test drives through playwright-core) must be at /usr/bin/chromium: when it
+ * is missing and this runs as root with apt-get, it is installed here (the only thing this script
+ * ever installs, since no browser is downloaded otherwise); else it fails with the install command.
  *
- * CLI: `node scripts/services.mjs` (exit 0 when both are up, 1 otherwise).
+ * CLI: `node scripts/services.mjs` (exit 0 when everything is ready, 1 otherwise).
  * Library: `await ensureServices()` throws an Error listing every problem.
  */
 import { Buffer } from 'node:buffer';
@@ -260,6 +263,56 @@ function checkHaproxy() {
   return version;
 }
 
+const CHROMIUM_BINARY = '/usr/bin/chromium';
+const CHROMIUM_INSTALL = ['install', '-y', '-q', '--no-install-recommends', 'chromium'];
+
+/** `chromium --version`, e.g. "Chromium 156.0.8078.73 built on Debian …"; throws if it fails. */
+function chromiumVersion() {
+  const result = spawnSync(CHROMIUM_BINARY, ['--version'], { encoding: 'utf8' });
+  const version = /Chromium (\S+)/.exec(result.stdout ?? '')?.[1];
+  if (result.status !== 0 || !version) {
+    throw new Error(
+      `${CHROMIUM_BINARY} --version failed: ${(result.stderr || result.stdout || '').trim()}`,
+    );
+  }
+  return version;
+}
+
+/** apt-get with its output shown (an install takes a minute); returns the exit status. */
+function aptGet(aptBinary, args) {
+  const result = spawnSync(aptBinary, args, {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  return result.error ? 1 : (result.status ?? 1);
+}
+
+/**
+ * Chromium for the dashboard's browser test: present, or installed from Debian's package when
+ * running as root with apt-get (retried once after `apt-get update` for a machine whose package
+ * lists are empty or old). Returns its version or throws with the install command.
+ */
+function ensureChromium() {
+  try {
+    accessSync(CHROMIUM_BINARY, constants.X_OK);
+    return chromiumVersion();
+  } catch {
+    // missing (or broken): install below when we can
+  }
+  const command = 'sudo apt-get install -y --no-install-recommends chromium';
+  const aptBinary = findExecutable('apt-get', ['/usr/bin/apt-get']);
+  if (process.getuid?.() !== 0 || !aptBinary) {
+    throw new Error(`chromium is not installed (${CHROMIUM_BINARY} is missing): ${command}`);
+  }
+  console.log(`chromium: ${CHROMIUM_BINARY} is missing; installing Debian's chromium package`);
+  if (aptGet(aptBinary, CHROMIUM_INSTALL) !== 0) {
+    if (aptGet(aptBinary, ['update', '-q']) !== 0 || aptGet(aptBinary, CHROMIUM_INSTALL) !== 0) {
+      throw new Error(`installing chromium failed (see apt-get's output above): ${command}`);
+    }
+  }
+  return `${chromiumVersion()}, installed now`;
+}
+
 /** Checks one service, starting it if installed but stopped; returns the ok detail or throws. */
 async function ensureService(service) {
   const first = await service.probe();
@@ -285,8 +338,8 @@ async function ensureService(service) {
 }
 
 /**
- * Ensures NATS (with JetStream) and Redis are up and HAProxy is installed, printing one line per
- * service.
+ * Ensures NATS (with JetStream) and Redis are up and HAProxy and Chromium are installed (Chromium
+ * installed here when missing and possible), printing one line per service.
  * @returns {Promise<Record<string, string>>} service name → detail, e.g. `{ redis: '7.0.15' }`
  * @throws {Error} listing every service that is missing or not ready, with what to do about it
  */
@@ -305,6 +358,13 @@ export async function ensureServices() {
   try {
     details.haproxy = checkHaproxy();
     console.log(`haproxy: ok (${details.haproxy}, installed; the rig test starts its own)`);
+  } catch (error) {
+    problems.push(error.message);
+    console.error(error.message);
+  }
+  try {
+    details.chromium = ensureChromium();
+    console.log(`chromium: ok (${details.chromium}; the dashboard's browser test drives it)`);
   } catch (error) {
     problems.push(error.message);
     console.error(error.message);

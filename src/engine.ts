@@ -6,7 +6,9 @@
  *     → PolicyPublisher (victim ranker, weigher) → PolicySink (NATS KV | memory)
  *   FeatureStore → checkpoint (Redis | none) → ack telemetry up to the checkpointed sequence
  *   access batches → LearnedEvictionTrainer (per-node shadow cache, replayed each publish tick)
- *     → node models → LearnedVictimRanker (`learned`) ; retrained models → models/ + Object Store
+ *     → candidates (cron, POST /v1/models/:kind/retrain, a node's first model) → ModelRegistry
+ *     (shadow evaluation vs champion and LRU; versions in models/ + Object Store, aliases in
+ *     Redis) → each node's champion → LearnedVictimRanker (`learned`)
  *
  * Mode is chosen by the settings alone: NATS_URL set → JetStream; REDIS_URL set → Redis
  * checkpoints. A configured server that is unreachable is retried with backoff and /readyz
@@ -45,8 +47,13 @@ import './policy/lru-victims.js';
 import './policy/learned-victims.js';
 import { loadTf } from './learn/tf.js';
 import { LearnedEvictionTrainer } from './learn/learned-eviction-trainer.js';
-import { encodeModelFiles, type TrainedEvictionModel } from './learn/model-files.js';
-import { FsModelStore, type ModelStore } from './state/model-store.js';
+import { FsModelStore } from './state/model-store.js';
+import { ModelRegistry } from './learn/model-registry.js';
+import { EvictionModelKind } from './learn/eviction-model-kind.js';
+import { RetrainScheduler } from './learn/retrain-scheduler.js';
+import { FileAliasStore, MirroredAliasStore, RedisAliasStore } from './state/model-aliases.js';
+import { ModelVersionStore } from './state/model-versions.js';
+import type { NodeEvictionModel } from './policy/victim-ranker.js';
 import { NatsModelObjectStore } from './publish/nats-model-store.js';
 import { join } from 'node:path';
 import './balance/builtin.js';
@@ -56,6 +63,33 @@ import { fallbackFit, servedFit } from './forecast/served.js';
 import './learn/forecast-registration.js';
 import { HotKeyHistory } from './features/hot-key-history.js';
 import type { ForecastDocument } from './publish/document.js';
+import { readFileSync } from 'node:fs';
+import { ControlPlane } from './control/control-plane.js';
+import type { AuditLog } from './control/audit.js';
+import { parseAck } from './control/clients.js';
+import { targetKeyOf } from './control/overrides.js';
+import { parseTokenFile, parseTokenList, type TokenRecord } from './control/tokens.js';
+import { MemoryControlStore, RedisControlStore } from './state/control-store.js';
+
+/** Tokens from PRESCIENT_API_TOKENS and PRESCIENT_API_TOKENS_FILE (hashes only). */
+export function configuredTokens(s: Settings): TokenRecord[] {
+  const out: TokenRecord[] = [];
+  if (s.apiTokens !== undefined) out.push(...parseTokenList(s.apiTokens));
+  if (s.apiTokensFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(s.apiTokensFile, 'utf8');
+    } catch (err) {
+      throw new PrescientError(
+        ERROR_CODES.CONFIG,
+        `PRESCIENT_API_TOKENS_FILE=${s.apiTokensFile}: ${(err as Error).message}`,
+      );
+    }
+    out.push(...parseTokenFile(text, `PRESCIENT_API_TOKENS_FILE (${s.apiTokensFile})`));
+  }
+  return out;
+}
+import { PolicyHistory } from './publish/history.js';
 
 export type EngineState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -116,6 +150,8 @@ function every(
 export interface EngineOptions {
   readonly fitServed?: FitFn;
   readonly fitFallback?: FitFn;
+  /** Told of the admin token generated at start when none is configured (print it once). */
+  readonly onGeneratedToken?: (token: string) => void;
 }
 
 export class Engine {
@@ -125,7 +161,13 @@ export class Engine {
   readonly weigher: Weigher;
   /** Per cache node, the keys hot at each hour of day (pre-warm hints). */
   readonly hotKeys = new HotKeyHistory();
+  /** Each pool's recent shares, one point per weights document (the dashboard's charts). */
+  readonly history = new PolicyHistory();
   readonly metrics = new EngineMetrics();
+  /** Tokens, overrides, client acks and the audit log. */
+  readonly control: ControlPlane;
+  /** What `freeze` / `enforce` overrides and explanations fall back to. */
+  readonly heuristic: { readonly ranker: VictimRanker; readonly weigher: Weigher };
   readonly mode: { readonly bus: 'embedded' | 'nats'; readonly state: 'memory' | 'redis' };
   readonly bus: TelemetryBus;
   readonly ingestor: Ingestor;
@@ -138,10 +180,13 @@ export class Engine {
   readonly victimRanker: VictimRanker;
   /** Per-node shadow caches training the learned eviction models (ranker `learned` only). */
   private trainer: LearnedEvictionTrainer | undefined;
-  readonly modelStore: ModelStore;
   private modelObjects: NatsModelObjectStore | undefined;
-  /** Model saves in flight, chained so versions are written in order. */
-  private modelSaves: Promise<void> = Promise.resolve();
+  /** Each node's champion eviction model, installed by the model registry; the ranker serves it. */
+  private readonly evictionChampions = new Map<string, NodeEvictionModel>();
+  /** Versions, aliases and promotions of the learned models (ranker `learned` only). */
+  private registry: ModelRegistry | undefined;
+  /** Cron retraining per model kind (PRESCIENT_RETRAIN_CRON_<KIND>). */
+  private scheduler: RetrainScheduler | undefined;
   private stateValue: EngineState = 'created';
   private failure = '';
   private started: Promise<void> | undefined;
@@ -157,6 +202,8 @@ export class Engine {
   private checkpointing = false;
   /** Called after each message is applied (benchmarks measure apply latency with it). */
   onApplied: ((msg: InboundMessage, appliedAtMs: number) => void) | undefined;
+  /** Called after each document is written to the sink (benchmarks measure telemetry → policy). */
+  onPublished: ((doc: PolicyDocument, publishedAtMs: number) => void) | undefined;
 
   constructor(
     readonly settings: Settings,
@@ -168,9 +215,18 @@ export class Engine {
     this.weigher = weighers.create(settings.weigher, undefined);
     // Same for PRESCIENT_VICTIM_RANKER. The trainer appears at start (tfjs loads asynchronously).
     this.victimRanker = victimRankers.create(settings.victimRanker, {
-      models: { current: (node) => this.trainer?.current(node) },
+      models: { current: (node) => this.evictionChampions.get(node) },
     });
-    this.modelStore = new FsModelStore(join(settings.modelDir, 'eviction'));
+    this.heuristic = {
+      ranker: victimRankers.create('lru', undefined),
+      weigher: weighers.create(settings.heuristicWeigher, undefined),
+    };
+    this.control = new ControlPlane({
+      configuredTokens: configuredTokens(settings),
+      maxOverrideTtlSec: settings.overrideMaxTtlSec,
+      onTargetsChanged: (keys) => this.onOverridesChanged(keys),
+      ...(options.onGeneratedToken ? { onGeneratedToken: options.onGeneratedToken } : {}),
+    });
     this.forecasts = new ForecastService({
       horizon: settings.forecastHorizonSteps,
       refitIntervalMs: settings.forecastRefitSec * 1000,
@@ -181,12 +237,18 @@ export class Engine {
     });
     this.storeValue = new FeatureStore(featureOptions(settings));
     if (settings.natsUrl !== undefined) {
-      this.nats = new NatsClient({ url: settings.natsUrl, name: 'prescient-engine', log });
+      this.nats = new NatsClient({
+        url: settings.natsUrl,
+        name: 'prescient-engine',
+        log,
+        security: settings,
+      });
       this.bus = new NatsBus(this.nats, settings, this.n, log);
     } else {
       this.bus = new MemoryBus();
     }
-    if (settings.redisUrl !== undefined) this.redis = new RedisClient(settings.redisUrl, log);
+    if (settings.redisUrl !== undefined)
+      this.redis = new RedisClient(settings.redisUrl, log, settings);
     this.mode = { bus: this.bus.kind, state: this.redis ? 'redis' : 'memory' };
     const deadLetters: DeadLetterSink = {
       send: (letters: readonly DeadLetter[]) => {
@@ -263,8 +325,7 @@ export class Engine {
         residentKeys: (node) => this.storeValue.residentKeys(node),
         maxShadowKeys: this.settings.evictionShadowMaxKeys,
         retrainEvents: this.settings.evictionRetrainEvents,
-        saveIntervalMs: this.settings.modelSaveIntervalSec * 1000,
-        onModel: (m) => this.saveModel(m),
+        evalRequests: this.settings.modelEvalRequests,
       });
       if (this.nats) {
         this.modelObjects = await NatsModelObjectStore.open(
@@ -276,13 +337,20 @@ export class Engine {
     }
     if (this.redis) {
       await this.redis.connect();
+      await this.control.attach(new RedisControlStore(this.redis.redis, this.settings.redisPrefix));
       this.snapshots = new RedisSnapshotStore(this.redis.redis, this.n.redisSnapshotKey);
       await this.restore();
       // Caches can also take their victims from Redis: ZPOPMAX prescient:evict:<node>.
-      sink = new FanoutSink(sink, [
-        new RedisVictimsSink(this.redis.redis, this.settings.redisPrefix),
-      ]);
+      sink = new FanoutSink(
+        sink,
+        [new RedisVictimsSink(this.redis.redis, this.settings.redisPrefix)],
+        (err, mirror, key) =>
+          this.log.warn({ mirror, key, err: err.message }, 'policy mirror not written'),
+      );
     }
+    if (!this.redis) await this.control.attach(new MemoryControlStore());
+    if (this.trainer) await this.openModelRegistry(this.trainer);
+    if (this.nats) this.subscribeAcks();
     this.publisherValue = new PolicyPublisher(
       this.storeValue,
       sink,
@@ -293,8 +361,22 @@ export class Engine {
         victimsPerNode: this.settings.victimsPerNode,
         candidatesPerNode: this.trainer ? this.settings.evictionCandidates : 0,
         weighContext: (pool) => this.weighContext(pool),
+        overrides: (kind, target, nowMs) => this.control.activeFor(kind, target, nowMs),
+        heuristic: this.heuristic,
       },
     );
+    // Overrides loaded from the store (a restart) apply from the first publication.
+    this.onOverridesChanged(new Set(this.control.listOverrides({}).map(targetKeyOf)));
+    this.publisherValue.onPublish((doc) => {
+      this.history.record(doc);
+      this.onPublished?.(doc, Date.now());
+    });
+    // Champions loaded at start are published at the first tick (their nodes' features may not
+    // change for a while after a restart).
+    const known = new Set(this.storeValue.nodes());
+    for (const node of this.evictionChampions.keys()) {
+      if (known.has(node)) this.publisherValue.markChanged('eviction', node);
+    }
     await this.bus.start(this.appliedSeq, (msg) => this.apply(msg));
     const onError = (what: string) => (err: unknown) =>
       this.log.warn({ err: (err as Error).message }, `${what} failed; retrying`);
@@ -304,6 +386,7 @@ export class Engine {
     this.stopLoops.push(
       every(this.settings.snapshotIntervalMs, () => this.checkpoint(), onError('checkpoint')),
     );
+    this.scheduleRetraining();
     this.stateValue = 'running';
     this.log.info(
       { bus: this.mode.bus, state: this.mode.state, fromSeq: this.appliedSeq + 1 },
@@ -432,26 +515,84 @@ export class Engine {
     await this.publishEvents(subject, events.slice(half));
   }
 
-  /** Writes a retrained model to the model directory and the NATS Object Store (in order). */
-  private saveModel(m: TrainedEvictionModel): void {
-    const files = encodeModelFiles(m);
-    this.modelSaves = this.modelSaves.then(async () => {
-      try {
-        const dir = await this.modelStore.save(m.version, files);
-        await this.modelObjects?.save('eviction', m.version, files);
+  /**
+   * The model registry (`eviction` kind: one model per cache node) with its version store
+   * (models/eviction/ and, with NATS, the Object Store) and aliases (Redis hash
+   * `<prefix>models:eviction` mirrored to models/eviction/aliases.json, or that file alone without
+   * Redis); loads the aliases and installs each node's champion.
+   */
+  private async openModelRegistry(trainer: LearnedEvictionTrainer): Promise<void> {
+    const dir = this.settings.modelDir;
+    const file = new FileAliasStore(dir);
+    const aliases = this.redis
+      ? new MirroredAliasStore(
+          new RedisAliasStore(this.redis.redis, this.settings.redisPrefix),
+          file,
+          (err) =>
+            this.log.warn(
+              { err: (err as Error).message },
+              'writing models/<kind>/aliases.json failed',
+            ),
+        )
+      : file;
+    const registry = new ModelRegistry({
+      aliases,
+      audit: (entry) => this.audit.append(entry),
+      margin: this.settings.modelPromoteMargin,
+      log: this.log,
+    });
+    registry.register(
+      new EvictionModelKind({
+        trainer,
+        serving: this.evictionChampions,
+        onInstall: (node) => this.publisherValue?.markChanged('eviction', node),
+      }),
+      new ModelVersionStore('eviction', new FsModelStore(join(dir, 'eviction')), this.modelObjects),
+    );
+    await registry.start();
+    this.registry = registry;
+  }
+
+  /** PRESCIENT_RETRAIN_CRON_EVICTION: every node retrained and evaluated, as actor `scheduler`. */
+  private scheduleRetraining(): void {
+    const registry = this.registry;
+    if (!registry) return;
+    this.scheduler = new RetrainScheduler({
+      onError: (kind, err) =>
+        this.log.warn({ kind, err: (err as Error).message }, 'scheduled retrain failed'),
+      onSkip: (kind) =>
+        this.log.warn({ kind }, 'scheduled retrain skipped: the previous one is still running'),
+    });
+    this.scheduler.add({
+      kind: 'eviction',
+      pattern: this.settings.retrainCronEviction,
+      jitterSec: this.settings.retrainJitterSec,
+      run: async () => {
+        const outcomes = await registry.retrain('eviction', undefined, 'scheduler');
         this.log.info(
-          { version: m.version, dir, metrics: m.metadata.metrics },
-          'eviction model saved',
+          {
+            kind: 'eviction',
+            outcomes: outcomes.map((o) => ({
+              target: o.target,
+              status: o.status,
+              version: o.version,
+              reason: o.reason ?? o.evaluation?.reason,
+            })),
+          },
+          'scheduled retrain done',
         );
-      } catch (err) {
-        this.log.warn({ version: m.version, err: (err as Error).message }, 'saving model failed');
-      }
+      },
     });
   }
 
-  /** Resolves when every model save started so far has finished (or failed and been logged). */
+  /** The model registry; undefined with PRESCIENT_VICTIM_RANKER=lru (no learned model kind). */
+  get models(): ModelRegistry | undefined {
+    return this.registry;
+  }
+
+  /** Resolves when every registry operation (retrain, save, promotion) started so far is done. */
   async modelsSaved(): Promise<void> {
-    await this.modelSaves;
+    await this.registry?.idle();
   }
 
   /** Per-node shadow-cache counters of the learned eviction policy (empty with ranker `lru`). */
@@ -459,21 +600,111 @@ export class Engine {
     return this.trainer?.stats() ?? [];
   }
 
+  get audit(): AuditLog {
+    return this.control.audit;
+  }
+
+  /**
+   * Overrides of these targets changed: republish them now (within the second the API promises),
+   * not at the next change of their features.
+   */
+  private onOverridesChanged(keys: ReadonlySet<string>): void {
+    const publisher = this.publisherValue;
+    if (!publisher) return;
+    for (const key of keys) {
+      const dot = key.indexOf('.');
+      publisher.markChanged(key.slice(0, dot) as PolicyKind, key.slice(dot + 1));
+    }
+    if (this.stateValue !== 'running' || this.publishQueued) return;
+    this.publishQueued = true;
+    setImmediate(() => {
+      this.publishQueued = false;
+      this.publishNow().catch((err: unknown) =>
+        this.log.warn({ err: (err as Error).message }, 'publishing overridden targets failed'),
+      );
+    });
+  }
+  private publishQueued = false;
+
+  /** Client acks on `<prefix>.policy.ack.<kind>.<client>` (core NATS). */
+  private subscribeAcks(): void {
+    const prefix = `${this.settings.subjectPrefix}.policy.ack.`;
+    this.nats!.connection.subscribe(`${prefix}>`, {
+      callback: (err, msg) => {
+        if (err) return;
+        const [kind = '', ...rest] = msg.subject.slice(prefix.length).split('.');
+        let body: unknown;
+        try {
+          body = msg.json();
+        } catch {
+          body = undefined;
+        }
+        const ack = parseAck(kind, rest.join('.'), body, Date.now());
+        if (typeof ack === 'string') {
+          this.log.debug({ subject: msg.subject, reason: ack }, 'ignored a malformed ack');
+          return;
+        }
+        this.control
+          .recordAck(ack)
+          .catch((e: unknown) =>
+            this.log.warn({ err: (e as Error).message }, 'recording a client ack failed'),
+          );
+      },
+    });
+  }
+
   latestPolicy(kind: PolicyKind, target: string): PolicyDocument | undefined {
     return this.publisherValue?.latest(kind, target);
+  }
+
+  /** The latest document of every target of a kind, sorted by target (the dashboard lists them). */
+  latestPolicies(kind: PolicyKind): PolicyDocument[] {
+    return this.publisherValue?.latestPolicies(kind) ?? [];
   }
 
   /**
    * One publication tick: documents of changed targets, then forecasts of series that gained a
    * complete step. The loop calls it every PRESCIENT_PUBLISH_INTERVAL_MS; tests call it directly.
    */
-  async publishNow(): Promise<number> {
+  publishNow(): Promise<number> {
+    const run = this.publishing.then(() => this.publishInner());
+    this.publishing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Publications in order: the loop, override changes and tests never run two at once. */
+  private publishing: Promise<unknown> = Promise.resolve();
+
+  private async publishInner(): Promise<number> {
     const publisher = this.publisherValue;
     if (!publisher) return 0;
+    // Other replicas' overrides and tokens, then expiry: an expired override is gone from the
+    // documents published below. With the control store unreachable (Redis down) the documents
+    // are published all the same, with the overrides last read: policies do not stop with Redis.
+    try {
+      await this.control.refresh();
+      await this.control.expire();
+    } catch (err) {
+      this.log.warn(
+        { err: (err as Error).message },
+        'control store unreachable: publishing with the overrides last read',
+      );
+    }
     // Replays the telemetry buffered since the last tick into the shadow caches (bounded time),
     // so the documents below use each node's latest model.
     const trained = this.trainer?.drain(this.settings.evictionTrainBudgetMs);
-    for (const node of trained?.retrained ?? []) publisher.markChanged('eviction', node);
+    // Serving is the champion's (the registry republishes a node when it changes). A node with
+    // neither champion nor challenger gets its first candidate from its shadow's latest online
+    // model, evaluated like any other (once: later ones come from the schedule or the API).
+    const registry = this.registry;
+    for (const node of trained?.retrained ?? []) {
+      if (!registry?.awaitsFirstModel('eviction', node)) continue;
+      try {
+        await registry.retrain('eviction', node, 'engine', 'latest');
+      } catch (err) {
+        this.log.warn({ node, err: (err as Error).message }, 'first eviction model not registered');
+      }
+    }
     let n = await publisher.tick();
     for (const view of await this.updateForecasts()) {
       await publisher.publishForecast(view, this.prewarm(view));
@@ -578,11 +809,12 @@ export class Engine {
     if (this.stateValue === 'stopped' || this.stateValue === 'stopping') return;
     const wasRunning = this.stateValue === 'running';
     this.stateValue = 'stopping';
+    await this.scheduler?.stop();
     await Promise.all(this.stopLoops.map((s) => s()));
     this.stopLoops = [];
     if (wasRunning) {
       await this.bus.stopDelivery();
-      await this.modelSaves;
+      await this.registry?.idle();
       try {
         await this.checkpoint();
       } catch (err) {
@@ -592,7 +824,7 @@ export class Engine {
         );
       }
     }
-    await this.modelSaves;
+    await this.registry?.idle();
     this.trainer?.dispose();
     await this.bus.close();
     await this.redis?.close();
@@ -605,6 +837,7 @@ export class Engine {
    */
   async abandon(): Promise<void> {
     this.stateValue = 'stopping';
+    await this.scheduler?.stop();
     await Promise.all(this.stopLoops.map((s) => s()));
     await this.bus.stopDelivery();
     await this.nats?.connection.close();

@@ -32,6 +32,16 @@ export const ERROR_CODES = {
   SNAPSHOT_FORMAT: 'PRESCIENT_E_SNAPSHOT_FORMAT',
   /** A saved model is corrupt (bad shapes, weights.bin disagreeing with model.json) or scores NaN. */
   MODEL_INVALID: 'PRESCIENT_E_MODEL_INVALID',
+  /** No bearer token, or one that matches no configured token (401). */
+  UNAUTHORIZED: 'PRESCIENT_E_UNAUTHORIZED',
+  /** The token's role may not call this route (403). */
+  FORBIDDEN: 'PRESCIENT_E_FORBIDDEN',
+  /** Too many writes from one token; retry after the Retry-After header's seconds (429). */
+  RATE_LIMITED: 'PRESCIENT_E_RATE_LIMITED',
+  /** An override request is invalid; details name the field. Nothing was written (400). */
+  OVERRIDE_INVALID: 'PRESCIENT_E_OVERRIDE_INVALID',
+  /** The request conflicts with the current state (e.g. rollback with no previous champion, a token name taken) (409). */
+  CONFLICT: 'PRESCIENT_E_CONFLICT',
   /** A command-line invocation is invalid; the message shows the usage. */
   USAGE: 'PRESCIENT_E_USAGE',
   /** A bug: something that should not happen. Reported as 500. */
@@ -104,7 +114,36 @@ export class UsageError extends PrescientError {
 export class ModelInvalidError extends PrescientError {
   override readonly name = 'ModelInvalidError';
   constructor(message: string, details?: Record<string, unknown>) {
-    super(ERROR_CODES.MODEL_INVALID, message, { statusCode: 500, ...(details ? { details } : {}) });
+    // 422: the request was well formed, but the model it names cannot be served.
+    super(ERROR_CODES.MODEL_INVALID, message, { statusCode: 422, ...(details ? { details } : {}) });
+  }
+}
+
+/** 401, 403, 409 and 429 of the API. */
+export class AuthError extends PrescientError {
+  override readonly name = 'AuthError';
+  constructor(
+    code: typeof ERROR_CODES.UNAUTHORIZED | typeof ERROR_CODES.FORBIDDEN,
+    message: string,
+  ) {
+    super(code, message, { statusCode: code === ERROR_CODES.UNAUTHORIZED ? 401 : 403 });
+  }
+}
+
+export class ConflictError extends PrescientError {
+  override readonly name = 'ConflictError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(ERROR_CODES.CONFLICT, message, { statusCode: 409, ...(details ? { details } : {}) });
+  }
+}
+
+export class RateLimitedError extends PrescientError {
+  override readonly name = 'RateLimitedError';
+  constructor(
+    message: string,
+    readonly retryAfterSec: number,
+  ) {
+    super(ERROR_CODES.RATE_LIMITED, message, { statusCode: 429, details: { retryAfterSec } });
   }
 }
 

@@ -30,6 +30,8 @@ export class EngineMetrics {
   /** Time from the server storing a telemetry message to the engine applying it. */
   readonly applyLatency: Histogram;
   readonly checkpointSeconds: Histogram;
+  /** API error answers by status and code (counted by api/app.ts as they are sent). */
+  readonly httpErrors: Counter<'status' | 'code'>;
   private source: MetricsSource | undefined;
 
   constructor() {
@@ -97,6 +99,12 @@ export class EngineMetrics {
       name: 'prescient_checkpoint_seconds',
       help: 'Time to encode and save a feature-store checkpoint.',
       buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [r],
+    });
+    this.httpErrors = new Counter({
+      name: 'prescient_http_errors_total',
+      help: 'API error answers by HTTP status and stable error code (PRESCIENT_E_…).',
+      labelNames: ['status', 'code'],
       registers: [r],
     });
     const gauge = (

@@ -23,54 +23,67 @@ export function errorBody(code: string, message: string, details?: unknown): Err
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
-function sendError(
-  reply: FastifyReply,
-  status: number,
-  code: string,
-  message: string,
-  details?: unknown,
-): FastifyReply {
-  return reply.status(status).send(errorBody(code, message, details));
-}
+/** Told of every error answer; app.ts counts them in `prescient_http_errors_total{status,code}`. */
+export type ErrorListener = (status: number, code: string) => void;
 
-export function errorHandler(
-  err: FastifyError,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): FastifyReply {
-  if (err.validation) {
+/** The error and not-found handlers, telling `onError` of every error answer they send. */
+export function errorHandlers(onError: ErrorListener = () => undefined) {
+  function sendError(
+    reply: FastifyReply,
+    status: number,
+    code: string,
+    message: string,
+    details?: unknown,
+  ): FastifyReply {
+    onError(status, code);
+    return reply.status(status).send(errorBody(code, message, details));
+  }
+
+  function errorHandler(
+    err: FastifyError,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): FastifyReply {
+    if (err.validation) {
+      return sendError(
+        reply,
+        400,
+        ERROR_CODES.BAD_REQUEST,
+        `${err.validationContext ?? 'request'} ${err.message.replace(/^(body|querystring|params|headers)\s*/, '')}`,
+        err.validation,
+      );
+    }
+    if (isPrescientError(err)) {
+      if (err.statusCode >= 500) request.log.error({ err }, 'request failed');
+      return sendError(reply, err.statusCode, err.code, err.message, err.details);
+    }
+    const mapped = err.code === undefined ? undefined : FASTIFY_CODES[err.code];
+    if (mapped) return sendError(reply, mapped.status, mapped.code, err.message);
+    // Anything else fastify flags as a client error (e.g. JSON with __proto__, bad encoding, a
+    // malformed URL or an over-long path parameter from `frameworkErrors`).
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(
+        reply,
+        err.statusCode,
+        err instanceof SyntaxError ? ERROR_CODES.BAD_JSON : ERROR_CODES.BAD_REQUEST,
+        err.message,
+      );
+    }
+    request.log.error({ err }, 'unexpected error');
+    return sendError(reply, 500, ERROR_CODES.INTERNAL, 'internal error; see the engine log');
+  }
+
+  function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     return sendError(
       reply,
-      400,
-      ERROR_CODES.BAD_REQUEST,
-      `${err.validationContext ?? 'request'} ${err.message.replace(/^(body|querystring|params|headers)\s*/, '')}`,
-      err.validation,
+      404,
+      ERROR_CODES.ROUTE_NOT_FOUND,
+      `no route ${request.method} ${request.url.split('?')[0] ?? ''}; see /openapi.json`,
     );
   }
-  if (isPrescientError(err)) {
-    if (err.statusCode >= 500) request.log.error({ err }, 'request failed');
-    return sendError(reply, err.statusCode, err.code, err.message, err.details);
-  }
-  const mapped = err.code === undefined ? undefined : FASTIFY_CODES[err.code];
-  if (mapped) return sendError(reply, mapped.status, mapped.code, err.message);
-  // Anything else fastify flags as a client error (e.g. JSON with __proto__, bad encoding).
-  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-    return sendError(
-      reply,
-      err.statusCode,
-      err instanceof SyntaxError ? ERROR_CODES.BAD_JSON : ERROR_CODES.BAD_REQUEST,
-      err.message,
-    );
-  }
-  request.log.error({ err }, 'unexpected error');
-  return sendError(reply, 500, ERROR_CODES.INTERNAL, 'internal error; see the engine log');
+
+  return { errorHandler, notFoundHandler };
 }
 
-export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendError(
-    reply,
-    404,
-    ERROR_CODES.ROUTE_NOT_FOUND,
-    `no route ${request.method} ${request.url.split('?')[0] ?? ''}; see /openapi.json`,
-  );
-}
+/** The handlers without a listener. */
+export const { errorHandler, notFoundHandler } = errorHandlers();

@@ -3,7 +3,7 @@
  * `prescient serve`: loads settings, starts the engine in the background, listens, prints the
  * mode banner, and shuts down gracefully on SIGINT/SIGTERM (checkpoint, ack, drain).
  */
-import { loadSettings, type Settings } from '../config/settings.js';
+import { loadSettings, secretValues, type Settings } from '../config/settings.js';
 import { Engine } from '../engine.js';
 import { createLogger, redactUrl, type Logger } from '../log.js';
 import { buildApp, type App } from './app.js';
@@ -39,9 +39,17 @@ export function banner(s: Settings): string {
 
 export async function startServer(
   settings: Settings = loadSettings(),
-  log: Logger = createLogger(settings.logLevel),
+  log: Logger = createLogger(settings.logLevel, 'prescient', { secrets: secretValues(settings) }),
 ): Promise<Server> {
-  const engine = new Engine(settings, log);
+  const engine = new Engine(settings, log, {
+    // Printed once, to the terminal only: never to the log, never stored (only hashes are).
+    onGeneratedToken: (token) =>
+      process.stderr.write(
+        `\nNo API token is configured, so this run generated an admin token (printed once, not stored):\n\n  ${token}\n\n` +
+          'Use it as "Authorization: Bearer <token>". To keep tokens across restarts, set\n' +
+          'PRESCIENT_API_TOKENS=name:role:<sha256 of the token> (see docs/operations.md).\n\n',
+      ),
+  });
   const app = await buildApp({
     engine,
     logger: log,

@@ -4,7 +4,7 @@
  * (client/haproxy-agent.ts) until SIGINT/SIGTERM, then drains NATS. See docs/proxies.md.
  */
 import { parseArgs } from 'node:util';
-import { loadSettings } from '../config/settings.js';
+import { loadSettings, secretValues } from '../config/settings.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { NatsClient } from '../clients/nats-client.js';
@@ -61,11 +61,14 @@ export async function haproxyAgent(argv: string[]): Promise<number> {
   const settings = loadSettings(process.env, {
     natsUrl: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
   });
-  const log = createLogger(settings.logLevel, 'prescient-haproxy-agent');
+  const log = createLogger(settings.logLevel, 'prescient-haproxy-agent', {
+    secrets: secretValues(settings),
+  });
   const client = new NatsClient({
     url: settings.natsUrl!,
     name: `haproxy-agent-${values.proxy}`,
     log,
+    security: settings,
   });
   const nc = await client.connect();
   const agent = new HaproxyAgent({

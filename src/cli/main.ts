@@ -20,6 +20,8 @@ commands:
   haproxy-agent --socket PATH --backend NAME --pool POOL [--proxy ID] [--interval MS]
                                           feed HAProxy's show stat to Prescient as latency telemetry and
                                           apply weights.<POOL> with set server ... weight N
+  token new --name NAME --role ROLE       a new API token and its PRESCIENT_API_TOKENS entry (the hash)
+  token hash < FILE                       SHA-256 of a token read from stdin
   help                                    this text
 
 run 'prescient <command> --help' for a command's options.`;
@@ -31,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   replay: async () => (await import('./replay.js')).replay,
   bench: async () => (await import('./bench.js')).bench,
   'haproxy-agent': async () => (await import('./haproxy-agent.js')).haproxyAgent,
+  token: async () => (await import('./token.js')).token,
 };
 
 export async function main(argv: string[]): Promise<number> {

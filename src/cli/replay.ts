@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { loadSettings, names } from '../config/settings.js';
+import { loadSettings, names, secretValues } from '../config/settings.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { NatsClient } from '../clients/nats-client.js';
@@ -65,12 +65,15 @@ export async function replay(argv: string[]): Promise<number> {
   const settings = loadSettings(process.env, {
     natsUrl: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
   });
-  const log = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
+  const log = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel, 'prescient', {
+    secrets: secretValues(settings),
+  });
   const n = names(settings);
   const client = new NatsClient({
     url: settings.natsUrl!,
     name: 'prescient-replay',
     log,
+    security: settings,
     maxBackoffMs: 2000,
   });
   const nc = await client.connect();

@@ -2,7 +2,7 @@
  * @module cli/serve
  * `prescient serve`: the engine with its REST API, configured from the environment (README).
  */
-import { loadSettings } from '../config/settings.js';
+import { loadSettings, secretValues } from '../config/settings.js';
 import { createLogger } from '../log.js';
 import { closeOnSignals, startServer } from '../api/server.js';
 import { UsageError } from '../errors.js';
@@ -19,7 +19,7 @@ export async function serve(args: string[]): Promise<number> {
       `serve takes no arguments (got ${args.join(' ')}); configure it with environment variables`,
     );
   const settings = loadSettings();
-  const log = createLogger(settings.logLevel);
+  const log = createLogger(settings.logLevel, 'prescient', { secrets: secretValues(settings) });
   const server = await startServer(settings, log);
   closeOnSignals(server, log);
   // Keep running until a signal closes the server.

@@ -1,8 +1,9 @@
 /**
  * @module client
  * The SDK caches, proxies and Node services embed: the weights client and its pickers, the
- * HAProxy agent, the ack they publish, and `LearnedCache` (an in-process cache evicting with the
- * engine's learned model). See docs/proxies.md.
+ * victims client (a cache's eviction order), the HAProxy agent, the ack they publish, and
+ * `LearnedCache` (an in-process cache evicting with the engine's learned model). See
+ * docs/proxies.md.
  */
 export { WeightsClient } from './weights-client.js';
 export type {
@@ -11,6 +12,14 @@ export type {
   WeightsClientState,
   WeightsClientStatus,
 } from './weights-client.js';
+export { VictimsClient } from './victims-client.js';
+export type {
+  EvictionAck,
+  VictimSource,
+  VictimsClientOptions,
+  VictimsClientState,
+  VictimsClientStatus,
+} from './victims-client.js';
 export { SmoothWeightedRoundRobin, WeightedP2C, seededRandom } from './pickers.js';
 export type { Picker, WeightedBackend } from './pickers.js';
 export { HaproxyAgent, runtimeCommand } from './haproxy-agent.js';

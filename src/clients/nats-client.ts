@@ -2,19 +2,128 @@
  * @module clients/nats-client
  * The process's one NATS connection. Connects with retries and capped exponential backoff (an
  * unreachable server is logged and retried, never silently replaced by the embedded bus), keeps
- * reconnecting forever once connected, and reports its state for /readyz.
+ * reconnecting forever once connected, and reports its state for /readyz. Authenticates with
+ * user/password, a token, an NKey seed or a creds file, over TLS when asked
+ * ({@link natsConnectOptions}).
  */
-import { connect, Events, type ConnectionOptions, type NatsConnection } from 'nats';
+import { readFileSync } from 'node:fs';
+import {
+  connect,
+  credsAuthenticator,
+  Events,
+  nkeyAuthenticator,
+  type Authenticator,
+  type ConnectionOptions,
+  type NatsConnection,
+  type TlsOptions,
+} from 'nats';
+import type { Settings } from '../config/settings.js';
 import type { ConnectionState } from '../telemetry/bus.js';
 import { redactUrl, type Logger } from '../log.js';
+
+/** The NATS credentials and TLS settings (validated together by loadSettings). */
+export type NatsSecurity = Partial<
+  Pick<
+    Settings,
+    | 'natsUser'
+    | 'natsPassword'
+    | 'natsToken'
+    | 'natsNkeySeedFile'
+    | 'natsCredsFile'
+    | 'natsTlsCaFile'
+    | 'natsTlsCertFile'
+    | 'natsTlsKeyFile'
+  >
+>;
+
+/**
+ * nats.js connection options for a comma-separated server list and the security settings.
+ * nats.js ignores credentials in server URLs (and would read `nats://u:123@h` as port 123), so
+ * they are taken out here: `nats://user:password@host` becomes user/pass, `nats://token@host` a
+ * token. Seed and creds files are read at every connect, so a rotated file is picked up. TLS is
+ * required when a `tls://` URL or any TLS file is given; without, nats.js still upgrades to TLS
+ * when the server requires it (checking the certificate against the system CAs).
+ */
+export function natsConnectOptions(url: string, security: NatsSecurity = {}): ConnectionOptions {
+  const parts = url.split(',').map((s) => s.trim());
+  const urls = parts.map((p) => new URL(p));
+  const opts: {
+    servers: string[];
+    user?: string;
+    pass?: string;
+    token?: string;
+    authenticator?: Authenticator;
+    tls?: TlsOptions;
+  } = {
+    // `host:port` without a scheme parses as a URL with no host: pass it on as written.
+    servers: urls.map((u, i) => (u.host === '' ? parts[i]! : `${u.protocol}//${u.host}`)),
+  };
+  const withAuth = urls.find((u) => u.username !== '' || u.password !== '');
+  if (withAuth?.password) {
+    opts.user = decode(withAuth.username);
+    opts.pass = decode(withAuth.password);
+  } else if (withAuth) {
+    opts.token = decode(withAuth.username);
+  }
+  const s = security;
+  if (s.natsUser !== undefined) opts.user = s.natsUser;
+  if (s.natsPassword !== undefined) opts.pass = s.natsPassword;
+  if (s.natsToken !== undefined) opts.token = s.natsToken;
+  const seedFile = s.natsNkeySeedFile;
+  if (seedFile !== undefined)
+    opts.authenticator = nkeyAuthenticator(() =>
+      Buffer.from(readFileSync(seedFile, 'utf8').trim()),
+    );
+  const credsFile = s.natsCredsFile;
+  if (credsFile !== undefined)
+    opts.authenticator = credsAuthenticator(() => new Uint8Array(readFileSync(credsFile)));
+  const tlsUrl = urls.some((u) => u.protocol === 'tls:');
+  if (
+    tlsUrl ||
+    s.natsTlsCaFile !== undefined ||
+    s.natsTlsCertFile !== undefined ||
+    s.natsTlsKeyFile !== undefined
+  ) {
+    opts.tls = {
+      ...(s.natsTlsCaFile === undefined ? {} : { caFile: s.natsTlsCaFile }),
+      ...(s.natsTlsCertFile === undefined ? {} : { certFile: s.natsTlsCertFile }),
+      ...(s.natsTlsKeyFile === undefined ? {} : { keyFile: s.natsTlsKeyFile }),
+    };
+  }
+  return opts;
+}
+
+/** Percent-decoded; a stray `%` that is no escape is kept as written. */
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * A server that demands a client certificate ends the TLS 1.3 handshake after the client thinks
+ * it is done; nats.js then only sees its connect timeout. Say what the likely cause is.
+ */
+function hint(err: unknown, opts: ConnectionOptions): string {
+  const timedOut = (err as { code?: string }).code === 'TIMEOUT';
+  return timedOut && opts.tls && opts.tls.certFile === undefined
+    ? ' (over TLS: if the server verifies clients, set NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE)'
+    : '';
+}
 
 export interface NatsClientOptions {
   readonly url: string;
   readonly name: string;
   readonly log: Logger;
+  /** Credentials and TLS (the settings object will do). */
+  readonly security?: NatsSecurity;
   /** First retry delay; doubles up to `maxBackoffMs`. */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** How long one connection attempt may take, TLS handshake and auth included (nats.js: 20 s). */
+  readonly connectTimeoutMs?: number;
 }
 
 export class NatsClient {
@@ -43,13 +152,19 @@ export class NatsClient {
     const { url, name, log } = this.options;
     let backoff = this.options.initialBackoffMs ?? 250;
     const maxBackoff = this.options.maxBackoffMs ?? 10_000;
-    const servers = url.split(',').map((s) => s.trim());
-    const shown = servers.map(redactUrl).join(',');
+    const shown = url
+      .split(',')
+      .map((s) => redactUrl(s.trim()))
+      .join(',');
+    const base = natsConnectOptions(url, this.options.security);
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
         const opts: ConnectionOptions = {
-          servers,
+          ...base,
           name,
+          ...(this.options.connectTimeoutMs === undefined
+            ? {}
+            : { timeout: this.options.connectTimeoutMs }),
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
           pingInterval: 10_000,
@@ -62,7 +177,7 @@ export class NatsClient {
       } catch (err) {
         this.setState(
           'connecting',
-          `cannot reach ${shown}: ${(err as Error).message}; retrying in ${backoff} ms`,
+          `cannot reach ${shown}: ${(err as Error).message}${hint(err, base)}; retrying in ${backoff} ms`,
         );
         log.warn(
           { err: (err as Error).message, attempt, retryInMs: backoff, servers: shown },

@@ -4,9 +4,17 @@
  * README's configuration table is checked against it by a test. Values are validated here and
  * nowhere else: a bad value stops the engine at start with a message naming the variable.
  */
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import { Cron } from 'croner';
 import { ConfigError } from '../errors.js';
 
-type Kind = 'string' | 'url' | 'int' | 'number' | 'list' | 'level';
+/**
+ * `text`: any string, never echoed in errors (token lists). `secret`: the same, and its value is
+ * scrubbed from every log line ({@link secretValues}). `file`: a path to a readable file.
+ * `cron`: a pattern, or empty / `off`.
+ */
+type Kind =
+  'string' | 'text' | 'secret' | 'file' | 'url' | 'int' | 'number' | 'list' | 'level' | 'cron';
 
 interface Entry {
   readonly env: string;
@@ -26,11 +34,89 @@ export const SPEC = {
     default: undefined,
     doc: 'NATS server(s), comma-separated (e.g. nats://127.0.0.1:4222). Unset: embedded in-process bus.',
   },
+  natsUser: {
+    env: 'NATS_USER',
+    kind: 'text',
+    default: undefined,
+    doc: 'NATS user name; needs NATS_PASSWORD. Both may instead be in the URL: nats://user:password@host:4222.',
+  },
+  natsPassword: {
+    env: 'NATS_PASSWORD',
+    kind: 'secret',
+    default: undefined,
+    doc: 'Password of NATS_USER.',
+  },
+  natsToken: {
+    env: 'NATS_TOKEN',
+    kind: 'secret',
+    default: undefined,
+    doc: 'NATS authentication token (or in the URL: nats://token@host:4222). Use one way of authenticating: user and password, token, NKey seed or creds file.',
+  },
+  natsNkeySeedFile: {
+    env: 'NATS_NKEY_SEED_FILE',
+    kind: 'file',
+    default: undefined,
+    doc: 'File holding a NATS user NKey seed (SU…, as nk -gen user writes it); the server nonce is signed with it. Read at every connect.',
+  },
+  natsCredsFile: {
+    env: 'NATS_CREDS_FILE',
+    kind: 'file',
+    default: undefined,
+    doc: 'NATS credentials file (user JWT and NKey seed, as nsc writes it) for decentralized JWT auth. Read at every connect.',
+  },
+  natsTlsCaFile: {
+    env: 'NATS_TLS_CA_FILE',
+    kind: 'file',
+    default: undefined,
+    doc: "PEM CA certificate(s) the NATS server's certificate must chain to (default: the system CAs). Any NATS_TLS_* file or a tls:// URL makes TLS required.",
+  },
+  natsTlsCertFile: {
+    env: 'NATS_TLS_CERT_FILE',
+    kind: 'file',
+    default: undefined,
+    doc: 'PEM client certificate for NATS mutual TLS; needs NATS_TLS_KEY_FILE.',
+  },
+  natsTlsKeyFile: {
+    env: 'NATS_TLS_KEY_FILE',
+    kind: 'file',
+    default: undefined,
+    doc: 'PEM private key of NATS_TLS_CERT_FILE.',
+  },
   redisUrl: {
     env: 'REDIS_URL',
     kind: 'url',
     default: undefined,
     doc: 'Redis for feature snapshots (e.g. redis://127.0.0.1:6379). Unset: in-memory state, nothing survives a restart.',
+  },
+  redisUsername: {
+    env: 'REDIS_USERNAME',
+    kind: 'text',
+    default: undefined,
+    doc: 'Redis ACL user (Redis 6+); needs REDIS_PASSWORD. Unset: the default user.',
+  },
+  redisPassword: {
+    env: 'REDIS_PASSWORD',
+    kind: 'secret',
+    default: undefined,
+    doc: "Redis password (requirepass, or the ACL user's). Or in the URL: redis://:password@host:6379 (redis://user:password@host:6379).",
+  },
+  redisTlsCaFile: {
+    env: 'REDIS_TLS_CA_FILE',
+    kind: 'file',
+    default: undefined,
+    doc: "PEM CA certificate(s) the Redis server's certificate must chain to (default: the system CAs). Any REDIS_TLS_* file or a rediss:// URL makes TLS required.",
+  },
+  redisTlsCertFile: {
+    env: 'REDIS_TLS_CERT_FILE',
+    kind: 'file',
+    default: undefined,
+    doc: 'PEM client certificate for Redis mutual TLS; needs REDIS_TLS_KEY_FILE.',
+  },
+  redisTlsKeyFile: {
+    env: 'REDIS_TLS_KEY_FILE',
+    kind: 'file',
+    default: undefined,
+    doc: 'PEM private key of REDIS_TLS_CERT_FILE.',
   },
   host: {
     env: 'HOST',
@@ -241,7 +327,7 @@ export const SPEC = {
     env: 'PRESCIENT_VICTIM_RANKER',
     kind: 'string',
     default: 'learned',
-    doc: 'Ranker publishing eviction.<node>: learned (per-node model trained on a shadow cache replaying access telemetry; LRU order with reason FALLBACK until it has trained) or lru.',
+    doc: 'Ranker publishing eviction.<node>: learned (per-node model trained on a shadow cache replaying access telemetry; LRU order with reason FALLBACK until the node has a champion in the model registry) or lru.',
   },
   evictionCandidates: {
     env: 'PRESCIENT_EVICTION_CANDIDATES',
@@ -283,14 +369,35 @@ export const SPEC = {
     env: 'PRESCIENT_MODEL_DIR',
     kind: 'string',
     default: 'models',
-    doc: 'Directory of saved models; eviction models go to <dir>/eviction/<node>@<retrains>/.',
+    doc: 'Directory of saved models: <dir>/<kind>/<version>/ (eviction: <node>@<n>) and the aliases mirror <dir>/<kind>/aliases.json (models/README.md).',
   },
-  modelSaveIntervalSec: {
-    env: 'PRESCIENT_MODEL_SAVE_INTERVAL_SEC',
+  modelEvalRequests: {
+    env: 'PRESCIENT_MODEL_EVAL_REQUESTS',
     kind: 'int',
-    default: '600',
+    default: '50000',
+    min: 100,
+    doc: 'Recent requests kept per cache node (at least 4 × its shadow capacity) on which a challenger is evaluated against the champion and LRU before promotion.',
+  },
+  modelPromoteMargin: {
+    env: 'PRESCIENT_MODEL_PROMOTE_MARGIN',
+    kind: 'number',
+    default: '0.002',
     min: 0,
-    doc: "Save a node's retrained eviction model at most this often (0 = after every retrain).",
+    max: 1,
+    doc: 'A challenger is promoted automatically only if its hit ratio beats max(champion, LRU) by this much (absolute); else it is kept as the challenger.',
+  },
+  retrainCronEviction: {
+    env: 'PRESCIENT_RETRAIN_CRON_EVICTION',
+    kind: 'cron',
+    default: '*/15 * * * *',
+    doc: 'When the eviction model of every cache node is retrained and evaluated (cron: 5 fields, or 6 with seconds first); empty or off = only on demand (POST /v1/models/eviction/retrain).',
+  },
+  retrainJitterSec: {
+    env: 'PRESCIENT_RETRAIN_JITTER_SEC',
+    kind: 'int',
+    default: '30',
+    min: 0,
+    doc: 'Each scheduled retrain waits a random delay up to this long first, so replicas do not retrain in lockstep.',
   },
   modelsBucket: {
     env: 'PRESCIENT_MODELS_BUCKET',
@@ -340,6 +447,38 @@ export const SPEC = {
     min: 1024,
     doc: 'Largest POST /v1/telemetry body; other routes take at most 1 MiB.',
   },
+  apiTokens: {
+    env: 'PRESCIENT_API_TOKENS',
+    kind: 'text',
+    default: undefined,
+    doc: 'API bearer tokens as name:role:sha256hex entries separated by commas (role viewer, operator, admin or telemetry; the SHA-256 of the token, never the token). With no token configured here, in the file or created over the API, the engine generates one admin token at start and prints it once.',
+  },
+  apiTokensFile: {
+    env: 'PRESCIENT_API_TOKENS_FILE',
+    kind: 'string',
+    default: undefined,
+    doc: 'JSON file of API tokens: [{"name", "role", "sha256"}], read at start.',
+  },
+  overrideMaxTtlSec: {
+    env: 'PRESCIENT_OVERRIDE_MAX_TTL_SEC',
+    kind: 'int',
+    default: String(7 * 24 * 3600),
+    min: 1,
+    doc: 'Longest ttlSec an override may ask for; every override expires on its own.',
+  },
+  writeRatePerMin: {
+    env: 'PRESCIENT_WRITE_RATE_PER_MIN',
+    kind: 'int',
+    default: '120',
+    min: 1,
+    doc: 'Control-plane writes (overrides, models, tokens) allowed per token per minute, in bursts of up to the same number; more get 429.',
+  },
+  heuristicWeigher: {
+    env: 'PRESCIENT_HEURISTIC_WEIGHER',
+    kind: 'string',
+    default: 'inverse-latency',
+    doc: 'The heuristic weigher that freeze and enforce overrides fall back to, and that explanations compare with.',
+  },
 } as const satisfies Record<string, Entry>;
 
 type Spec = typeof SPEC;
@@ -359,12 +498,25 @@ const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 
 /** The validated settings. Field names carry units (`…Ms`, `…Sec`, `…Bytes`). */
 export type Settings = { readonly [K in keyof Spec]: ValueOf<Spec[K]> };
 
+/** Credentials in URLs (`nats://user:pass@`, `redis://:pass@`, even malformed ones) hidden. */
+function hideCredentials(url: string): string {
+  return url.replace(/\/\/[^,]*@/g, '//[redacted]@');
+}
+
+/** A value as a config error may show it: secrets and token lists never, URLs without credentials. */
+function shown(kind: Kind, value: string): string {
+  if (kind === 'text' || kind === 'secret') return '(hidden)';
+  return JSON.stringify(kind === 'url' ? hideCredentials(value) : value);
+}
+
 function parse(name: keyof Spec, entry: Entry, raw: string | undefined): unknown {
+  // An empty cron pattern means "no schedule", not "the default schedule".
+  if (entry.kind === 'cron' && raw !== undefined && /^\s*(off)?\s*$/i.test(raw)) return '';
   const value = raw === undefined || raw.trim() === '' ? entry.default : raw.trim();
   if (value === undefined) return undefined;
   const bad = (why: string): never => {
     throw new ConfigError(
-      `${entry.env}=${JSON.stringify(value)} is invalid: ${why}. ${entry.doc}`,
+      `${entry.env}=${shown(entry.kind, value)} is invalid: ${why}. ${entry.doc}`,
       {
         setting: name,
         env: entry.env,
@@ -377,6 +529,25 @@ function parse(name: keyof Spec, entry: Entry, raw: string | undefined): unknown
     return n;
   };
   switch (entry.kind) {
+    case 'text':
+    case 'secret':
+      return value;
+    case 'file':
+      try {
+        accessSync(value, fsConstants.R_OK);
+        if (!statSync(value).isFile()) bad('not a regular file');
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        bad(`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      return value;
+    case 'cron':
+      try {
+        new Cron(value).stop();
+      } catch (err) {
+        bad(`not a cron pattern (${(err as Error).message})`);
+      }
+      return value;
     case 'string':
       if (!/^[A-Za-z0-9_.:\-/]+$/.test(value)) bad('use letters, digits and _ . : - / only');
       return value;
@@ -386,7 +557,7 @@ function parse(name: keyof Spec, entry: Entry, raw: string | undefined): unknown
           new URL(part.trim());
         } catch {
           bad(
-            `"${part}" is not a URL (expected e.g. nats://127.0.0.1:4222 or redis://127.0.0.1:6379)`,
+            `"${hideCredentials(part)}" is not a URL (expected e.g. nats://127.0.0.1:4222 or redis://127.0.0.1:6379)`,
           );
         }
       }
@@ -438,7 +609,141 @@ export function loadSettings(
       `PRESCIENT_CONSUMER_ACK_WAIT_SEC (${s.consumerAckWaitSec}) must exceed twice PRESCIENT_SNAPSHOT_INTERVAL_MS (${s.snapshotIntervalMs} ms): telemetry is acked only after the checkpoint that holds it.`,
     );
   }
+  checkConnections(s);
   return s;
+}
+
+const NATS_SECURITY = [
+  'natsUser',
+  'natsPassword',
+  'natsToken',
+  'natsNkeySeedFile',
+  'natsCredsFile',
+  'natsTlsCaFile',
+  'natsTlsCertFile',
+  'natsTlsKeyFile',
+] as const;
+const REDIS_SECURITY = [
+  'redisUsername',
+  'redisPassword',
+  'redisTlsCaFile',
+  'redisTlsCertFile',
+  'redisTlsKeyFile',
+] as const;
+
+/** `user:password` (or `token`) of each server in a comma-separated URL list that carries some. */
+function urlCredentials(urls: string | undefined): string[] {
+  if (urls === undefined) return [];
+  return urls
+    .split(',')
+    .map((part) => new URL(part.trim()))
+    .filter((u) => u.username !== '' || u.password !== '')
+    .map((u) => `${u.username}:${u.password}`);
+}
+
+/**
+ * Connection settings that cannot work together, refused at start with the variable to change:
+ * credentials or TLS files for a server that is not configured, a user without a password, two
+ * ways of authenticating, a certificate without its key, seed and creds files of the wrong kind.
+ */
+function checkConnections(s: Settings): void {
+  const fail = (env: string, message: string): never => {
+    throw new ConfigError(message, { env });
+  };
+  const unused = (keys: readonly (keyof Spec)[], url: string) => {
+    const set = keys.find((k) => s[k] !== undefined);
+    if (set !== undefined)
+      fail(
+        SPEC[set].env,
+        `${SPEC[set].env} is set but ${url} is not, so it would be ignored: set ${url}, or unset ${SPEC[set].env}.`,
+      );
+  };
+  const pair = (a: keyof Spec, b: keyof Spec) => {
+    if ((s[a] === undefined) !== (s[b] === undefined)) {
+      const [have, lack] = s[a] === undefined ? [b, a] : [a, b];
+      fail(SPEC[lack].env, `${SPEC[have].env} is set without ${SPEC[lack].env}: set both.`);
+    }
+  };
+
+  if (s.natsUrl === undefined) unused(NATS_SECURITY, 'NATS_URL');
+  pair('natsUser', 'natsPassword');
+  pair('natsTlsCertFile', 'natsTlsKeyFile');
+  const inUrl = new Set(urlCredentials(s.natsUrl));
+  if (inUrl.size > 1)
+    fail(
+      'NATS_URL',
+      'the servers in NATS_URL carry different credentials, but one connection authenticates one way: put them in NATS_USER/NATS_PASSWORD or NATS_TOKEN instead.',
+    );
+  // [variable named in the error, how the message says it]
+  const methods = (
+    [
+      [s.natsUser !== undefined, 'NATS_USER', 'NATS_USER/NATS_PASSWORD'],
+      [s.natsToken !== undefined, 'NATS_TOKEN', 'NATS_TOKEN'],
+      [s.natsNkeySeedFile !== undefined, 'NATS_NKEY_SEED_FILE', 'NATS_NKEY_SEED_FILE'],
+      [s.natsCredsFile !== undefined, 'NATS_CREDS_FILE', 'NATS_CREDS_FILE'],
+      [inUrl.size > 0, 'NATS_URL', 'credentials in NATS_URL'],
+    ] as const
+  ).filter(([set]) => set);
+  if (methods.length > 1)
+    fail(
+      methods[1]![1],
+      `NATS authentication is configured more than once (${methods.map((m) => m[2]).join(', ')}); the connection uses one: keep one of them.`,
+    );
+  if (
+    s.natsNkeySeedFile !== undefined &&
+    !/^SU[A-Z2-7]{56}$/.test(readFileSync(s.natsNkeySeedFile, 'utf8').trim())
+  )
+    fail(
+      'NATS_NKEY_SEED_FILE',
+      `NATS_NKEY_SEED_FILE=${s.natsNkeySeedFile} does not hold a user NKey seed (one line of 58 characters starting with SU, as nk -gen user writes it).`,
+    );
+  if (s.natsCredsFile !== undefined) {
+    const creds = readFileSync(s.natsCredsFile, 'utf8');
+    if (!creds.includes('BEGIN NATS USER JWT') || !creds.includes('BEGIN USER NKEY SEED'))
+      fail(
+        'NATS_CREDS_FILE',
+        `NATS_CREDS_FILE=${s.natsCredsFile} is not a NATS credentials file (it needs the "BEGIN NATS USER JWT" and "BEGIN USER NKEY SEED" blocks nsc writes).`,
+      );
+  }
+
+  if (s.redisUrl === undefined) unused(REDIS_SECURITY, 'REDIS_URL');
+  if (s.redisUsername !== undefined) pair('redisUsername', 'redisPassword');
+  pair('redisTlsCertFile', 'redisTlsKeyFile');
+  if (s.redisPassword !== undefined && urlCredentials(s.redisUrl).length > 0)
+    fail(
+      'REDIS_PASSWORD',
+      'REDIS_URL carries credentials and REDIS_PASSWORD is set too: keep them in one place.',
+    );
+}
+
+/**
+ * The secret values among the settings (kind `secret`, and passwords and tokens in NATS_URL and
+ * REDIS_URL, as written and decoded). The logger scrubs them from every line it writes, a second
+ * guard after "never put them in a log field". Values shorter than 4 characters are left out:
+ * scrubbing those would mangle ordinary words.
+ */
+export function secretValues(s: Settings): string[] {
+  const out = new Set<string>();
+  for (const [name, entry] of Object.entries(SPEC) as [keyof Spec, Entry][]) {
+    const v = s[name];
+    if (entry.kind === 'secret' && typeof v === 'string') out.add(v);
+  }
+  for (const urls of [s.natsUrl, s.redisUrl]) {
+    for (const part of urls?.split(',') ?? []) {
+      const u = new URL(part.trim());
+      // nats://token@host: a user name alone is a token.
+      const secret =
+        u.password !== '' ? u.password : u.protocol.startsWith('redis') ? '' : u.username;
+      if (secret === '') continue;
+      out.add(secret);
+      try {
+        out.add(decodeURIComponent(secret));
+      } catch {
+        // A stray % that is no escape: the secret is used as written.
+      }
+    }
+  }
+  return [...out].filter((v) => v.length >= 4);
 }
 
 /** Names derived from the settings: subjects, streams and Redis keys, in one place. */

@@ -172,6 +172,12 @@ export class FeatureStore {
     return this.table.lruSlots(n, limit).map((slot) => this.keyRow(node, slot));
   }
 
+  /** Resident keys of `node` starting with `prefix`, least recently used first, at most `limit`. */
+  keysWithPrefix(node: string, prefix: string, limit: number): string[] {
+    const n = this.nodeIndex.get(node);
+    return n === undefined ? [] : this.table.keysWithPrefix(n, prefix, limit);
+  }
+
   /**
    * The `k` hottest resident keys of `node` by decayed count over the half-life at `halfLifeIndex`
    * (default 0, the shortest), hottest first.

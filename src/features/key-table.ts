@@ -367,6 +367,19 @@ export class KeyTable {
   }
 
   /**
+   * Resident keys of `node` starting with `prefix`, least recently used first, at most `limit`
+   * (walks the LRU list: O(resident); for operator overrides, not the hot path).
+   */
+  keysWithPrefix(node: number, prefix: string, limit: number): string[] {
+    const out: string[] = [];
+    for (let s = this.tails[node] ?? NIL; s !== NIL && out.length < limit; s = this.prev[s]!) {
+      const key = this.keys[s]!;
+      if (key.startsWith(prefix)) out.push(key);
+    }
+    return out;
+  }
+
+  /**
    * The `k` resident slots of `node` with the highest decayed count over half-life `index`
    * (evaluated at `clockMs`), highest first. One pass over the node's LRU list with a small
    * min-heap: O(n log k), no allocation per key.

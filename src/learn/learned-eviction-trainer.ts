@@ -7,7 +7,13 @@
  * node's `get`/`set` events in order. The policy labels its own decisions from the replay (ghost
  * hits) and retrains itself every `retrainEvents` requests or more, so the model follows the
  * telemetry; a plain LRU of the same size replays the same requests as the floor the shadow's hit
- * ratio is reported against (saved with each model).
+ * ratio is reported against (in each candidate's metadata).
+ *
+ * Serving is not decided here: the shadow's own model keeps retraining online (it needs it for its
+ * decisions and labels), and the model registry takes candidates from it — {@link latest} (the last
+ * online model) and {@link retrainNow} (a retrain on demand or on schedule) — and evaluates them on
+ * {@link recentRequests}, a bounded ring of the node's last requests already replayed (never one
+ * not yet applied), before any is served.
  *
  * Hot path: {@link enqueue} only appends a reference to the decoded batch (no copy, no per-event
  * work); {@link drain} replays buffered events within a time budget, off the ingest path (the
@@ -49,10 +55,12 @@ export interface LearnedEvictionTrainerOptions {
   readonly retrainEvents?: number;
   /** Buffered events per node at most; batches beyond are dropped and counted. Default 100000. */
   readonly maxPendingEvents?: number;
-  /** Hand a retrained model to `onModel` at most this often (wall-clock ms). Default 600000. */
-  readonly saveIntervalMs?: number;
-  /** Told of a retrained model (saving it), at most every `saveIntervalMs` per node. */
-  readonly onModel?: (m: TrainedEvictionModel) => void;
+  /**
+   * Recent replayed requests kept per node for shadow evaluation (a ring of at least this many,
+   * and at least 4 × the shadow's capacity, so a window always holds several cache turnovers).
+   * Default 50000.
+   */
+  readonly evalRequests?: number;
   readonly now?: () => number;
   readonly seed?: number;
   /** Overrides of the shadow policy's settings (tests train on small traces). */
@@ -98,21 +106,25 @@ class NodeShadow {
   lastTs = Number.NaN;
   current: NodeEvictionModel | undefined;
   lastModel: EvictionModel | null = null;
-  lastSaveMs = -Infinity;
+  /** `requests` when the current model was trained. */
+  modelRequests = 0;
+  /** Ring of the last replayed keys: `recent[(recentNext + i) % size]`, oldest first once full. */
+  recent: string[] = [];
+  recentNext = 0;
   constructor(readonly node: string) {}
 }
 
 export class LearnedEvictionTrainer implements NodeEvictionModels {
   private readonly nodes = new Map<string, NodeShadow>();
   private readonly maxPending: number;
-  private readonly saveIntervalMs: number;
+  private readonly evalRequests: number;
   private readonly now: () => number;
   private readonly settings: Partial<LearnedPolicySettings>;
   private cursor = 0;
 
   constructor(private readonly o: LearnedEvictionTrainerOptions) {
     this.maxPending = o.maxPendingEvents ?? 100_000;
-    this.saveIntervalMs = o.saveIntervalMs ?? 600_000;
+    this.evalRequests = Math.max(0, o.evalRequests ?? 50_000);
     this.now = o.now ?? Date.now;
     this.settings = { retrainMinRequests: o.retrainEvents ?? 20_000, ...o.policySettings };
   }
@@ -177,14 +189,21 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
     const lru = n.lru!;
     const start = n.head;
     const stop = Math.min(n.keys.length, start + max);
+    const ring = Math.max(this.evalRequests, 4 * n.capacity);
     for (let i = start; i < stop; i++) {
       const ts = n.times[i]!;
-      const req = { key: n.keys[i]!, sizeBytes: n.sizes[i]!, vtime: n.requests };
+      const key = n.keys[i]!;
+      const req = { key, sizeBytes: n.sizes[i]!, vtime: n.requests };
       if (policy.access(req)) n.hits++;
       if (lru.access(req)) n.lruHits++;
       if (n.requests === 0) n.firstTs = ts;
       if (!(ts < n.lastTs)) n.lastTs = ts;
       n.requests++;
+      if (n.recent.length < ring) n.recent.push(key);
+      else {
+        n.recent[n.recentNext] = key;
+        n.recentNext = (n.recentNext + 1) % ring;
+      }
     }
     n.head = stop;
     if (n.head === n.keys.length) {
@@ -227,45 +246,112 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
     n.lru = new LruPolicy(opts);
   }
 
-  /** Publishes the node's model after a retrain (true), and hands it to `onModel` when due. */
+  /** Takes the node's model after a retrain as its current one; true when it changed. */
   private publish(n: NodeShadow): boolean {
     const model = n.policy?.currentModel ?? null;
     if (model === null || model === n.lastModel) return false;
     n.lastModel = model;
-    const version = `${n.node}@${model.version}`;
-    // Mean event-time ms between requests: the shadow's T (capacity requests) in ms.
-    const msPerRequest = n.requests > 1 ? (n.lastTs - n.firstTs) / (n.requests - 1) : 1;
-    const timeScaleMs = Math.max(1, n.capacity * msPerRequest);
-    const missingGapT = this.settings.windowT ?? DEFAULT_LEARNED_SETTINGS.windowT;
-    n.current = { model, timeScaleMs, missingGapT, version };
-    const nowMs = this.now();
-    if (this.o.onModel === undefined || nowMs - n.lastSaveMs < this.saveIntervalMs) return true;
-    n.lastSaveMs = nowMs;
-    const s = this.statsOf(n);
-    this.o.onModel({
-      node: n.node,
-      version,
+    n.modelRequests = n.requests;
+    n.current = {
       model,
-      timeScaleMs,
-      missingGapT,
+      timeScaleMs: this.timeScaleMs(n),
+      missingGapT: this.missingGapT(),
+      version: `${n.node}@${model.version}`,
+    };
+    return true;
+  }
+
+  /** Mean event-time ms between requests × capacity: the shadow's T (capacity requests) in ms. */
+  private timeScaleMs(n: NodeShadow): number {
+    const msPerRequest = n.requests > 1 ? (n.lastTs - n.firstTs) / (n.requests - 1) : 1;
+    return Math.max(1, n.capacity * msPerRequest);
+  }
+
+  private missingGapT(): number {
+    return this.settings.windowT ?? DEFAULT_LEARNED_SETTINGS.windowT;
+  }
+
+  /**
+   * The node's current model as a registry candidate, named `version(retrains)` (default
+   * `<node>@<retrains>`), with its metadata (training window, features, shadow metrics);
+   * undefined before the node's first retrain.
+   */
+  latest(node: string, version?: (retrains: number) => string): TrainedEvictionModel | undefined {
+    const n = this.nodes.get(node);
+    const current = n?.current;
+    if (n === undefined || current === undefined) return undefined;
+    const name = version?.(current.model.version) ?? current.version;
+    const s = this.statsOf(n);
+    return {
+      node,
+      version: name,
+      model: current.model,
+      timeScaleMs: current.timeScaleMs,
+      missingGapT: current.missingGapT,
       metadata: {
-        node: n.node,
-        version,
-        retrains: model.version,
+        node,
+        version: name,
+        retrains: current.model.version,
         trainingWindow: { firstRequestMs: n.firstTs, lastRequestMs: n.lastTs },
         features: [...AGENT_FEATURE_NAMES],
         metrics: {
-          requests: s.requests,
+          requests: n.modelRequests,
           shadowHitRatio: s.shadowHitRatio,
           lruHitRatio: s.lruHitRatio,
           capacity: n.capacity,
           sampleRate: n.sampleRate,
           droppedEvents: n.dropped,
         },
-        savedAtMs: nowMs,
+        savedAtMs: this.now(),
       },
-    });
-    return true;
+    };
+  }
+
+  /**
+   * Retrains the node's model now (scheduled or on-demand retraining): first replays the node's
+   * buffered events, so every applied request counts, then retrains both networks unless no
+   * request was replayed since the current model (then the current model is the answer).
+   * @returns the new current model, or why there is none (no telemetry, too few labels).
+   */
+  retrainNow(
+    node: string,
+    version?: (retrains: number) => string,
+  ): { ok: true; model: TrainedEvictionModel } | { ok: false; reason: string } {
+    const n = this.nodes.get(node);
+    if (n === undefined) return { ok: false, reason: `no access telemetry from node "${node}"` };
+    while (n.head < n.keys.length) this.replay(n, 65_536);
+    const policy = n.policy;
+    if (policy === undefined) return { ok: false, reason: 'no request replayed yet' };
+    if (n.current === undefined || n.requests > n.modelRequests) {
+      if (!policy.retrainNow()) {
+        const rows = policy.labelledRows;
+        return {
+          ok: false,
+          reason: `too little data: ${Math.min(rows.predictor, rows.agent)} labelled samples of the ${rows.min} needed (${n.requests} requests replayed)`,
+        };
+      }
+      this.publish(n);
+    }
+    return { ok: true, model: this.latest(node, version)! };
+  }
+
+  /** The node's last replayed requests (keys), oldest first: at most the ring's size. */
+  recentRequests(node: string): string[] {
+    const n = this.nodes.get(node);
+    if (n === undefined) return [];
+    return n.recentNext === 0
+      ? [...n.recent]
+      : [...n.recent.slice(n.recentNext), ...n.recent.slice(0, n.recentNext)];
+  }
+
+  /** Keys of the node's shadow cache (0 before its first replayed request). */
+  capacity(node: string): number {
+    return this.nodes.get(node)?.capacity ?? 0;
+  }
+
+  /** Nodes with a shadow (every node that sent access telemetry). */
+  nodeNames(): string[] {
+    return [...this.nodes.keys()];
   }
 
   current(node: string): NodeEvictionModel | undefined {

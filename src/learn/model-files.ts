@@ -6,12 +6,14 @@
  *   as JSON arrays, and `weights`: the order of the tensors in `weights.bin`;
  * - `weights.bin`: every weight as Float32 little-endian, in that order (for loaders that want
  *   raw buffers; it must agree bit for bit with the JSON arrays);
- * - `metadata.json`: node, training window (first / last request time), metrics, retrains.
+ * - `metadata.json`: node, training window (first / last request time), metrics, retrains, and
+ *   the registry's shadow evaluation.
  * Pure (no I/O, no tfjs): the engine, the model store, the object-store writer and the cache-side
  * adapter share it. Decoding refuses a corrupt or NaN-producing model with
  * `PRESCIENT_E_MODEL_INVALID`.
  */
 import { ModelInvalidError } from '../errors.js';
+import type { Evaluation } from './promotion.js';
 import {
   AGENT_FEATURE_NAMES,
   BASE_FEATURE_NAMES,
@@ -31,6 +33,12 @@ export const MODEL_FORMAT_VERSION = 1;
 export const MODEL_FILE_NAMES = ['model.json', 'weights.bin', 'metadata.json'] as const;
 export type ModelFileName = (typeof MODEL_FILE_NAMES)[number];
 export type ModelFiles = Readonly<Record<ModelFileName, Uint8Array>>;
+/** A version's files as read back: metadata.json may be missing. */
+export interface StoredModelFiles {
+  readonly 'model.json': Uint8Array;
+  readonly 'weights.bin': Uint8Array;
+  readonly 'metadata.json'?: Uint8Array;
+}
 
 /** What a node's shadow trainer knows about one trained model. */
 export interface TrainedEvictionModel {
@@ -65,6 +73,11 @@ export interface ModelMetadata {
     readonly droppedEvents: number;
   };
   readonly savedAtMs: number;
+  /**
+   * The shadow evaluation that decided whether this version was promoted (model registry);
+   * absent in files written before the registry.
+   */
+  readonly evaluation?: Evaluation | null;
 }
 
 /** A model read back from its files. */
@@ -211,11 +224,7 @@ function checkNetwork(version: string, name: string, n: unknown, inputs: number)
  *   feature names disagree, a weight is not finite, weights.bin differs from model.json, or the
  *   model scores NaN / ±∞ on probe keys.
  */
-export function decodeModelFiles(files: {
-  readonly 'model.json': Uint8Array;
-  readonly 'weights.bin': Uint8Array;
-  readonly 'metadata.json'?: Uint8Array;
-}): LoadedEvictionModel {
+export function decodeModelFiles(files: StoredModelFiles): LoadedEvictionModel {
   let json: Partial<ModelJson>;
   try {
     json = JSON.parse(new TextDecoder().decode(files['model.json'])) as Partial<ModelJson>;

@@ -7,6 +7,7 @@
 import type { EvictionDecision, ReasonCode, WeightDecision } from '../decisions.js';
 import type { ForecastPoint, ForecastView, SpikeFlag } from '../forecast/service.js';
 import type { HotKeysRecord } from '../features/hot-key-history.js';
+import type { OverrideRef } from '../control/overrides.js';
 
 export type PolicyKind = 'eviction' | 'weights' | 'forecast';
 
@@ -35,12 +36,35 @@ export interface PolicyDocument<E = unknown> {
 export interface EvictionEntry extends EvictionDecision {
   /** 1 = evict first. */
   readonly rank: number;
+  /** Id of the override that decided this entry (reason `OVERRIDE`). */
+  readonly override?: string;
 }
 
 export interface WeightEntry extends WeightDecision {
   /** HAProxy `set server … weight N` value, 0..256, proportional to `weight` (the largest gets 256). */
   readonly haproxyWeight: number;
+  readonly override?: string;
 }
+
+/** What operators changed in an eviction or weights document (control/overrides.ts). */
+export interface OverrideFields<D> {
+  /** Active overrides of this target (empty when none). */
+  readonly overrides: readonly OverrideRef[];
+  /** Share (0..100) of the model's decisions applied: 100 unless a freeze / enforce override. */
+  readonly enforcement: number;
+  /** The model's would-be decisions when something else was published (shadow mode), else null. */
+  readonly shadow: {
+    readonly model: { id: string; version: string };
+    readonly entries: readonly D[];
+  } | null;
+}
+
+/** No override: what every document without one carries. */
+export const NO_OVERRIDES: OverrideFields<never> = {
+  overrides: [],
+  enforcement: 100,
+  shadow: null,
+};
 
 export interface ForecastEntry extends ForecastPoint {
   readonly reason: ReasonCode;
@@ -65,8 +89,8 @@ export interface ForecastDocument extends PolicyDocument<ForecastEntry> {
   } | null;
 }
 
-export type EvictionDocument = PolicyDocument<EvictionEntry>;
-export type WeightsDocument = PolicyDocument<WeightEntry>;
+export type EvictionDocument = PolicyDocument<EvictionEntry> & OverrideFields<EvictionDecision>;
+export type WeightsDocument = PolicyDocument<WeightEntry> & OverrideFields<WeightDecision>;
 
 /** KV key of a target's document. */
 export function policyKey(kind: PolicyKind, target: string): string {
@@ -80,10 +104,22 @@ const REASON_TEXT: Record<ReasonCode, string> = {
   FALLBACK: 'safe default: the intended decider was unavailable',
 };
 
-function summarise(entries: readonly { reason: ReasonCode }[]): ReasonSummary[] {
+function summarise(
+  entries: readonly { reason: ReasonCode }[],
+  overrides: readonly OverrideRef[] = [],
+): ReasonSummary[] {
   const counts = new Map<ReasonCode, number>();
   for (const e of entries) counts.set(e.reason, (counts.get(e.reason) ?? 0) + 1);
-  return [...counts].map(([code, n]) => ({ code, entries: n, text: REASON_TEXT[code] }));
+  // An active override shows even when it changed no entry (a pin withholding keys).
+  if (overrides.length > 0 && !counts.has('OVERRIDE')) counts.set('OVERRIDE', 0);
+  return [...counts].map(([code, n]) => ({
+    code,
+    entries: n,
+    text:
+      code === 'OVERRIDE' && overrides.length > 0
+        ? `${REASON_TEXT.OVERRIDE}: ${overrides.map((o) => `${o.action} ${o.id} by ${o.actor} (${o.reason})`).join('; ')}`
+        : REASON_TEXT[code],
+  }));
 }
 
 interface Header {
@@ -96,10 +132,11 @@ interface Header {
 
 export function evictionDocument(
   h: Header,
-  decisions: readonly EvictionDecision[],
+  decisions: readonly (EvictionDecision & { override?: string })[],
+  o: OverrideFields<EvictionDecision> = NO_OVERRIDES,
 ): EvictionDocument {
   const entries = decisions.map((d, i) => ({ ...d, rank: i + 1 }));
-  return { kind: 'eviction', ...h, entries, reasons: summarise(entries) };
+  return { kind: 'eviction', ...h, entries, reasons: summarise(entries, o.overrides), ...o };
 }
 
 /** HAProxy weights are integers 0..256; the largest share maps to 256, any non-zero share to ≥ 1. */
@@ -130,8 +167,12 @@ export function forecastDocument(
   };
 }
 
-export function weightsDocument(h: Header, decisions: readonly WeightDecision[]): WeightsDocument {
+export function weightsDocument(
+  h: Header,
+  decisions: readonly (WeightDecision & { override?: string })[],
+  o: OverrideFields<WeightDecision> = NO_OVERRIDES,
+): WeightsDocument {
   const hw = haproxyWeights(decisions.map((d) => d.weight));
   const entries = decisions.map((d, i) => ({ ...d, haproxyWeight: hw[i]! }));
-  return { kind: 'weights', ...h, entries, reasons: summarise(entries) };
+  return { kind: 'weights', ...h, entries, reasons: summarise(entries, o.overrides), ...o };
 }

@@ -20,6 +20,7 @@ import {
 } from './document.js';
 import type { ForecastView } from '../forecast/service.js';
 import type { PolicySink } from './policy-sink.js';
+import { overrideEviction, overrideWeights, type Override } from '../control/overrides.js';
 
 export interface PublisherOptions {
   readonly ttlMs: number;
@@ -32,6 +33,14 @@ export interface PublisherOptions {
   readonly now?: () => number;
   /** What the weigher may know about a pool besides its features (forecast, affinity). */
   readonly weighContext?: (pool: string) => WeighContext;
+  /** Active operator overrides of a target (control/overrides.ts); none when absent. */
+  readonly overrides?: (
+    kind: 'eviction' | 'weights',
+    target: string,
+    nowMs: number,
+  ) => readonly Override[];
+  /** What `freeze` and `enforce` overrides fall back to: LRU order, a classic weigher. */
+  readonly heuristic?: { readonly ranker: VictimRanker; readonly weigher: Weigher };
 }
 
 export interface PublishStats {
@@ -71,6 +80,12 @@ export class PolicyPublisher {
     return this.latestDocs.get(policyKey(kind, target));
   }
 
+  /** The last document published for every target of a kind (in this process), by target. */
+  latestPolicies(kind: PolicyKind): PolicyDocument[] {
+    const docs = [...this.latestDocs.values()].filter((d) => d.kind === kind);
+    return docs.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  }
+
   stats(): PublishStats {
     return {
       published: { ...this.published },
@@ -96,20 +111,24 @@ export class PolicyPublisher {
       if (doc.kind !== 'forecast' && now - doc.generatedAt >= doc.ttlMs / 2) this.dirty.add(key);
     }
     let n = 0;
-    for (const key of [...this.dirty]) {
-      const dot = key.indexOf('.');
-      const kind = key.slice(0, dot) as PolicyKind;
-      const target = key.slice(dot + 1);
-      try {
-        await this.publishTarget(kind, target, now);
-        this.dirty.delete(key);
-        n++;
-      } catch (err) {
-        // Stays dirty: retried next tick. The previous document stays in force until its TTL.
-        this.failures++;
-        this.lastError = `${key}: ${(err as Error).message}`;
-      }
-    }
+    // Targets are independent: their writes go out together (one round trip, not one per
+    // target), which keeps a tick short when many targets changed.
+    await Promise.all(
+      [...this.dirty].map(async (key) => {
+        const dot = key.indexOf('.');
+        const kind = key.slice(0, dot) as PolicyKind;
+        const target = key.slice(dot + 1);
+        try {
+          await this.publishTarget(kind, target, now);
+          this.dirty.delete(key);
+          n++;
+        } catch (err) {
+          // Stays dirty: retried next tick. The previous document stays in force until its TTL.
+          this.failures++;
+          this.lastError = `${key}: ${(err as Error).message}`;
+        }
+      }),
+    );
     return n;
   }
 
@@ -120,23 +139,73 @@ export class PolicyPublisher {
 
   private async publishTarget(kind: PolicyKind, target: string, now: number): Promise<void> {
     if (kind === 'forecast') return; // forecasts are published by publishForecast
+    if (kind === 'eviction') {
+      const model = this.ranker.modelFor?.(target) ?? this.ranker.model;
+      const d = this.decideEviction(target, now);
+      await this.put(kind, target, now, (header) =>
+        evictionDocument({ ...header, model }, d.entries, {
+          overrides: d.overrides,
+          enforcement: d.enforcement,
+          shadow: d.shadow ? { model, entries: d.shadow } : null,
+        }),
+      );
+      return;
+    }
+    const d = this.decideWeights(target, now);
     await this.put(kind, target, now, (header) =>
-      kind === 'eviction'
-        ? evictionDocument(
-            { ...header, model: this.ranker.modelFor?.(target) ?? this.ranker.model },
-            this.ranker.rank(
-              this.store.lruVictims(
-                target,
-                Math.max(this.options.victimsPerNode, this.options.candidatesPerNode ?? 0),
-              ),
-              this.options.victimsPerNode,
-            ),
-          )
-        : weightsDocument(
-            { ...header, model: this.weigher.model },
-            this.weigher.weigh(this.store.poolBackends(target), this.weighContext(target)),
-          ),
+      weightsDocument({ ...header, model: this.weigher.model }, d.entries, {
+        overrides: d.overrides,
+        enforcement: d.enforcement,
+        shadow: d.shadow ? { model: this.weigher.model, entries: d.shadow } : null,
+      }),
     );
+  }
+
+  /** A node's victims: the ranker's, then its active overrides. */
+  decideEviction(node: string, now = this.now()) {
+    const limit = this.options.victimsPerNode;
+    const overrides = this.options.overrides?.('eviction', node, now) ?? [];
+    // Pinned keys are withheld, so rank more than `limit` when a pin could empty some places.
+    const wanted = overrides.some((o) => o.action === 'pin') ? limit * 2 : limit;
+    const candidates = this.store.lruVictims(
+      node,
+      Math.max(wanted, this.options.candidatesPerNode ?? 0),
+    );
+    const model = this.ranker.rank(candidates, wanted);
+    if (overrides.length === 0) {
+      return { entries: model, overrides: [], enforcement: 100, shadow: null };
+    }
+    const evictFirst = overrides
+      .filter((o) => o.action === 'evict-first')
+      .flatMap((o) =>
+        (o.key !== undefined ? [o.key] : this.store.keysWithPrefix(node, o.prefix!, limit)).map(
+          (key) => ({ key, override: o }),
+        ),
+      );
+    const heuristic = this.options.heuristic?.ranker;
+    return overrideEviction({
+      model,
+      heuristic: () => (heuristic ? heuristic.rank(candidates, wanted) : model),
+      limit,
+      overrides,
+      evictFirst,
+    });
+  }
+
+  /** A pool's shares: the weigher's, then its active overrides. */
+  decideWeights(pool: string, now = this.now()) {
+    const backends = this.store.poolBackends(pool);
+    const model = this.weigher.weigh(backends, this.weighContext(pool));
+    const overrides = this.options.overrides?.('weights', pool, now) ?? [];
+    if (overrides.length === 0) {
+      return { entries: model, overrides: [], enforcement: 100, shadow: null };
+    }
+    const heuristic = this.options.heuristic?.weigher;
+    return overrideWeights({
+      model,
+      heuristic: () => (heuristic ? heuristic.weigh(backends, { pool }) : model),
+      overrides,
+    });
   }
 
   /** Publishes `forecast.<series>` for a new forecast. */

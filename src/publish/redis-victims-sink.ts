@@ -44,20 +44,33 @@ export class RedisVictimsSink implements PolicySink {
   }
 }
 
-/** Writes to the primary sink (which numbers versions), then to every mirror. */
+/**
+ * Writes to the primary sink (which numbers versions), then to every mirror. A mirror that fails
+ * (Redis down) is reported to `onMirrorError` and skipped: the document is published all the
+ * same (failing here would leave the target dirty and put the same version into the primary again
+ * at every tick), and the mirror catches up with the target's next version.
+ */
 export class FanoutSink implements PolicySink {
   readonly kind: string;
 
   constructor(
     private readonly primary: PolicySink,
     private readonly mirrors: readonly PolicySink[],
+    private readonly onMirrorError: (err: Error, mirror: string, key: string) => void = () =>
+      undefined,
   ) {
     this.kind = [primary.kind, ...mirrors.map((m) => m.kind)].join('+');
   }
 
   async put(key: string, doc: PolicyDocument): Promise<void> {
     await this.primary.put(key, doc);
-    for (const m of this.mirrors) await m.put(key, doc);
+    for (const m of this.mirrors) {
+      try {
+        await m.put(key, doc);
+      } catch (err) {
+        this.onMirrorError(err as Error, m.kind, key);
+      }
+    }
   }
 
   get(key: string): Promise<PolicyDocument | undefined> {

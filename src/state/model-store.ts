@@ -14,6 +14,7 @@ import {
   MODEL_FILE_NAMES,
   type LoadedEvictionModel,
   type ModelFiles,
+  type StoredModelFiles,
 } from '../learn/model-files.js';
 
 export interface ModelStore {
@@ -28,6 +29,11 @@ export interface ModelStore {
   load(version: string): Promise<LoadedEvictionModel>;
   /** Saved versions, sorted. */
   list(): Promise<string[]>;
+  /**
+   * One version's files as stored, unchecked (metadata.json may be missing).
+   * @throws NotFoundError when the version or its model.json / weights.bin is missing.
+   */
+  readFiles(version: string): Promise<StoredModelFiles>;
 }
 
 /** Version names become directory names: no separators, no dot-dot. */
@@ -62,6 +68,11 @@ export class FsModelStore implements ModelStore {
     return loadModelDir(join(this.root, version));
   }
 
+  async readFiles(version: string): Promise<StoredModelFiles> {
+    checkVersion(version);
+    return readModelDir(join(this.root, version));
+  }
+
   async list(): Promise<string[]> {
     try {
       const entries = await readdir(this.root, { withFileTypes: true });
@@ -78,6 +89,10 @@ export class FsModelStore implements ModelStore {
 
 /** Reads and checks the model in one version directory (also used by the cache-side adapter). */
 export async function loadModelDir(dir: string): Promise<LoadedEvictionModel> {
+  return decodeModelFiles(await readModelDir(dir));
+}
+
+async function readModelDir(dir: string): Promise<StoredModelFiles> {
   const read = async (name: string): Promise<Uint8Array> => {
     try {
       return await readFile(join(dir, name));
@@ -90,9 +105,9 @@ export async function loadModelDir(dir: string): Promise<LoadedEvictionModel> {
   };
   const [modelJson, weightsBin] = await Promise.all([read('model.json'), read('weights.bin')]);
   const metadata = await read('metadata.json').catch(() => undefined);
-  return decodeModelFiles({
+  return {
     'model.json': modelJson,
     'weights.bin': weightsBin,
     ...(metadata === undefined ? {} : { 'metadata.json': metadata }),
-  });
+  };
 }

@@ -47,6 +47,40 @@ export interface IngestOutcome {
 
 type CountKind = TelemetryKind | 'unknown';
 
+/** A dead letter keeps its event as is up to this depth: JSON.stringify recurses, JSON.parse does not. */
+const LETTER_EVENT_MAX_DEPTH = 64;
+/** …and up to this many characters of JSON (the last letters stay in memory for the API). */
+const LETTER_EVENT_MAX_CHARS = 16 * 1024;
+const LETTER_PREVIEW_CHARS = 512;
+
+/**
+ * The event a dead letter carries: the offending event itself, or a string in its place when it
+ * is nested too deep to serialize (a hostile event may nest 100,000 levels) or too large to keep.
+ */
+function letterEvent(event: unknown): unknown {
+  const stack: unknown[] = [event];
+  const depths: number[] = [0];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    const depth = depths.pop() ?? 0;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= LETTER_EVENT_MAX_DEPTH)
+      return `(event not kept: nested deeper than ${LETTER_EVENT_MAX_DEPTH} levels)`;
+    for (const child of Object.values(v)) {
+      stack.push(child);
+      depths.push(depth + 1);
+    }
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(event);
+  } catch {
+    return '(event not kept: not serializable as JSON)';
+  }
+  if (text === undefined || text.length <= LETTER_EVENT_MAX_CHARS) return event;
+  return `${text.slice(0, LETTER_PREVIEW_CHARS)}…`;
+}
+
 /** Plain counters (the hot path increments numbers; /metrics reads them when scraped). */
 export class IngestCounters {
   messages = 0;
@@ -118,6 +152,7 @@ export class Ingestor {
     const letters = decoded.rejections.map((r): DeadLetter => {
       const letter: DeadLetter = {
         ...r,
+        ...(r.event === undefined ? {} : { event: letterEvent(r.event) }),
         kind: decoded.kind,
         source: decoded.source,
         subject,

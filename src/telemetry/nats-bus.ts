@@ -96,8 +96,10 @@ export class NatsBus implements TelemetryBus {
   readonly kind = 'nats' as const;
   private js: JetStreamClient | undefined;
   private messages: ConsumerMessages | undefined;
-  /** Delivered, applied (or skipped as already applied), not yet acked; in sequence order. */
+  /** Delivered, applied (or skipped as already applied), not yet acked. */
   private unacked: JsMsg[] = [];
+  /** Highest sequence acked: a checkpoint holds everything up to it. */
+  private ackedSeq = 0;
   private loop: Promise<void> | undefined;
   private closing = false;
   /** Stream creation time, to notice a stream that was deleted and re-created (sequences restart). */
@@ -150,6 +152,7 @@ export class NatsBus implements TelemetryBus {
       'consuming telemetry',
     );
     const messages = this.messages;
+    this.ackedSeq = afterSeq;
     this.loop = (async () => {
       for await (const m of messages) {
         const msgId = m.headers?.get('Nats-Msg-Id');
@@ -160,7 +163,11 @@ export class NatsBus implements TelemetryBus {
           storedAtMs: Math.floor(m.info.timestampNanos / 1e6),
           ...(msgId ? { msgId } : {}),
         });
-        this.unacked.push(m);
+        // A redelivery of a message a checkpoint already holds (its ack was lost, e.g. when the
+        // server restarted) is acked now: no later checkpoint may come to ack it, and unacked it
+        // would come back every ack wait and hold the consumer's ack floor.
+        if (m.seq <= this.ackedSeq) m.ack();
+        else this.unacked.push(m);
       }
     })().catch((err: unknown) => {
       if (!this.closing)
@@ -169,13 +176,14 @@ export class NatsBus implements TelemetryBus {
   }
 
   ackThrough(throughSeq: number): void {
-    let i = 0;
-    for (; i < this.unacked.length; i++) {
-      const m = this.unacked[i]!;
-      if (m.seq > throughSeq) break;
-      m.ack();
+    this.ackedSeq = Math.max(this.ackedSeq, throughSeq);
+    // Not in sequence order after a reconnect: redeliveries come behind newer messages.
+    const keep: JsMsg[] = [];
+    for (const m of this.unacked) {
+      if (m.seq <= throughSeq) m.ack();
+      else keep.push(m);
     }
-    if (i > 0) this.unacked = this.unacked.slice(i);
+    this.unacked = keep;
   }
 
   async publish(subject: string, data: Uint8Array, msgId?: string): Promise<void> {

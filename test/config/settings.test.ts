@@ -53,6 +53,21 @@ describe('loadSettings', () => {
     expect((err as Error).message).toContain(env);
   });
 
+  it('reads retrain schedules: a cron pattern (5 or 6 fields), or empty / off for none', () => {
+    expect(loadSettings({}).retrainCronEviction).toBe('*/15 * * * *');
+    expect(loadSettings({ PRESCIENT_RETRAIN_CRON_EVICTION: '*/5 * * * * *' })).toMatchObject({
+      retrainCronEviction: '*/5 * * * * *',
+    });
+    expect(loadSettings({ PRESCIENT_RETRAIN_CRON_EVICTION: '' }).retrainCronEviction).toBe('');
+    expect(loadSettings({ PRESCIENT_RETRAIN_CRON_EVICTION: 'off' }).retrainCronEviction).toBe('');
+    expect(() => loadSettings({ PRESCIENT_RETRAIN_CRON_EVICTION: 'every minute' })).toThrow(
+      expect.objectContaining({
+        code: 'PRESCIENT_E_CONFIG',
+        details: expect.objectContaining({ env: 'PRESCIENT_RETRAIN_CRON_EVICTION' }),
+      }),
+    );
+  });
+
   it('refuses an ack wait that a checkpoint could outlast', () => {
     expect(() =>
       loadSettings({

@@ -4,6 +4,38 @@ import { loadSettings, type Settings } from '../../src/config/settings.js';
 import { Engine } from '../../src/engine.js';
 import { createLogger } from '../../src/log.js';
 import { buildApp, type App } from '../../src/api/app.js';
+import { hashToken, type Role } from '../../src/control/tokens.js';
+
+/** One API token per role, configured (as hashes) in every test's settings. */
+export const TEST_TOKENS: Record<Role, string> = {
+  admin: 'test-admin-token-0123456789',
+  operator: 'test-operator-token-0123456789',
+  viewer: 'test-viewer-token-0123456789',
+  telemetry: 'test-telemetry-token-0123456789',
+};
+
+/** PRESCIENT_API_TOKENS for {@link TEST_TOKENS}: `name:role:sha256`. */
+export const TEST_TOKEN_LIST = Object.entries(TEST_TOKENS)
+  .map(([role, token]) => `test-${role}:${role}:${hashToken(token)}`)
+  .join(',');
+
+export function bearer(role: Role): { authorization: string } {
+  return { authorization: `Bearer ${TEST_TOKENS[role]}` };
+}
+
+/**
+ * Makes every `app.inject` of this test app carry `token` (default: the admin one) unless the
+ * request sets its own Authorization header. Auth itself is tested with explicit headers.
+ */
+export function authorize(app: App, token: string = TEST_TOKENS.admin): App {
+  const inject = app.inject.bind(app) as (o: object) => ReturnType<App['inject']>;
+  const authorization = `Bearer ${token}`;
+  (app as { inject: unknown }).inject = (opts: string | { headers?: Record<string, unknown> }) =>
+    typeof opts === 'string'
+      ? inject({ url: opts, headers: { authorization } })
+      : inject({ ...opts, headers: { authorization, ...opts.headers } });
+  return app;
+}
 
 export const NATS_URL = process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 export const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -22,6 +54,7 @@ export function isolatedSettings(overrides: Parameters<typeof loadSettings>[1] =
       redisPrefix: `prescient-test:${tag}:`,
       modelsBucket: `t-${tag}-models`,
       modelDir: `test-output/models-${tag}`,
+      apiTokens: TEST_TOKEN_LIST,
       ...overrides,
     },
   );
@@ -29,16 +62,18 @@ export function isolatedSettings(overrides: Parameters<typeof loadSettings>[1] =
 
 export async function embeddedApp(
   overrides: Parameters<typeof loadSettings>[1] = {},
-): Promise<{ engine: Engine; app: App; settings: Settings }> {
+): Promise<{ engine: Engine; app: App; settings: Settings; adminToken: string }> {
   const settings = isolatedSettings(overrides);
   const engine = new Engine(settings, createLogger('silent'));
   await engine.start();
-  const app = await buildApp({
-    engine,
-    logger: false,
-    telemetryBodyLimitBytes: settings.httpBodyLimitBytes,
-  });
-  return { engine, app, settings };
+  const app = authorize(
+    await buildApp({
+      engine,
+      logger: false,
+      telemetryBodyLimitBytes: settings.httpBodyLimitBytes,
+    }),
+  );
+  return { engine, app, settings, adminToken: TEST_TOKENS.admin };
 }
 
 /** Polls until `fn` returns a truthy value or the timeout passes. */

@@ -8,7 +8,7 @@ import { Engine } from '../../src/engine.js';
 import { createLogger } from '../../src/log.js';
 import { names } from '../../src/config/settings.js';
 import { buildApp } from '../../src/api/app.js';
-import { isolatedSettings, NATS_URL, waitFor } from '../helpers/engine.js';
+import { authorize, isolatedSettings, NATS_URL, waitFor } from '../helpers/engine.js';
 import { cleanup, natsConnection } from './servers.js';
 
 const settings = isolatedSettings({
@@ -81,7 +81,9 @@ describe('forecast.<series>', () => {
     // The pattern repeats every 10 steps: the next steps are 3, 4, 6, 9, 12 requests/s.
     expect(doc!.entries.map((e) => Math.round(e.p50))).toEqual([3, 4, 6, 9, 12]);
 
-    const app = await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 });
+    const app = authorize(
+      await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 }),
+    );
     const r = await app.inject('/v1/forecasts/pool.web');
     expect(r.statusCode).toBe(200);
     const body = r.json<{

@@ -9,7 +9,7 @@ import { Engine } from '../../src/engine.js';
 import { createLogger } from '../../src/log.js';
 import { buildApp } from '../../src/api/app.js';
 import { names, type Settings } from '../../src/config/settings.js';
-import { isolatedSettings, NATS_URL, REDIS_URL, waitFor } from '../helpers/engine.js';
+import { authorize, isolatedSettings, NATS_URL, REDIS_URL, waitFor } from '../helpers/engine.js';
 import { cleanup, natsConnection } from './servers.js';
 
 const log = createLogger('silent');
@@ -99,7 +99,9 @@ describe('telemetry over JetStream', () => {
       15_000,
       'all 24 messages applied',
     );
-    const app = await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 });
+    const app = authorize(
+      await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 }),
+    );
     const body = (await app.inject('/metrics')).body;
     await app.close();
     expect(
@@ -258,7 +260,9 @@ describe('telemetry over JetStream', () => {
 
   it('routes POST /v1/telemetry through JetStream in NATS mode', async () => {
     const { engine, settings } = await startEngine();
-    const app = await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 });
+    const app = authorize(
+      await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 }),
+    );
     const r = await app.inject({
       method: 'POST',
       url: '/v1/telemetry',
@@ -289,7 +293,9 @@ describe('telemetry over JetStream', () => {
       key: `big-${i % 10}-${'x'.repeat(200)}`,
       hit: false,
     }));
-    const app2 = await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 16 << 20 });
+    const app2 = authorize(
+      await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 16 << 20 }),
+    );
     const big = await app2.inject({
       method: 'POST',
       url: '/v1/telemetry',
@@ -317,7 +323,9 @@ describe('telemetry over JetStream', () => {
     const settings = isolatedSettings({ natsUrl: 'nats://127.0.0.1:1' });
     const engine = new Engine(settings, log);
     void engine.start().catch(() => undefined);
-    const app = await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 });
+    const app = authorize(
+      await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 }),
+    );
     await new Promise((r) => setTimeout(r, 300));
     const ready = await app.inject('/readyz');
     expect(ready.statusCode).toBe(503);

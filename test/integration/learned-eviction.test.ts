@@ -1,8 +1,10 @@
 /**
  * The learned eviction policy end to end on real NATS and Redis: access telemetry with a repeating
- * pattern trains the node's model on its shadow cache; `eviction.<node>` in KV then carries
- * reason MODEL entries with attributions, the Redis sorted set mirrors it, and the model's three
- * files are in the NATS Object Store bucket (and the model directory).
+ * pattern trains the node's model on its shadow cache; the node has no champion yet, so the
+ * shadow's model is evaluated against LRU on the node's recent requests and promoted (it keeps
+ * the loop keys LRU cannot); `eviction.<node>` in KV then carries reason MODEL entries with
+ * attributions, the Redis sorted set mirrors it, and the champion's three files, evaluation
+ * included, are in the NATS Object Store bucket (and the model directory).
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +24,7 @@ const settings = isolatedSettings({
   evictionShadowCapacity: 40,
   evictionRetrainEvents: 2000,
   evictionTrainBudgetMs: 30_000,
-  modelSaveIntervalSec: 0,
+  retrainCronEviction: '',
 });
 afterAll(async () => {
   await cleanup(settings);
@@ -68,6 +70,12 @@ describe('learned eviction in the engine', () => {
     await engine.publishNow();
     const version = engine.latestPolicy('eviction', 'cache-1')?.model.version;
     expect(version).toMatch(/^cache-1@[1-9]\d*$/);
+    const [entry] = engine.models!.list();
+    expect(entry).toMatchObject({ kind: 'eviction', target: 'cache-1', champion: version });
+    expect(entry!.serving).toBe(version);
+    const evaluation = entry!.versions.find((v) => v.version === version)?.evaluation;
+    expect(evaluation).toMatchObject({ metric: 'hitRatio', promote: true, heuristicId: 'lru' });
+    expect(evaluation!.candidate).toBeGreaterThanOrEqual(evaluation!.heuristic + 0.002);
 
     const kv = await js.views.kv(settings.kvBucket);
     const doc = (await kv.get('eviction.cache-1'))?.json<Doc>();
@@ -110,6 +118,7 @@ describe('learned eviction in the engine', () => {
     expect(fromBucket.version).toBe(version);
     expect(fromBucket.metadata?.metrics.requests).toBeGreaterThan(0);
     expect(fromBucket.metadata?.trainingWindow.firstRequestMs).toBe(1_000_000);
+    expect(fromBucket.metadata?.evaluation).toEqual(evaluation);
     const onDisk = await new FsModelStore(join(settings.modelDir, 'eviction')).load(version!);
     expect(onDisk.version).toBe(version);
 

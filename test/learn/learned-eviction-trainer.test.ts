@@ -16,17 +16,15 @@ function batches(n: number): AccessEvent[][] {
 }
 
 describe('LearnedEvictionTrainer', () => {
-  it('trains a node model from replayed telemetry, publishes it and hands it out for saving', async () => {
+  it('trains a node model from replayed telemetry and hands it out as a registry candidate', async () => {
     const { tf } = await loadTf();
-    const saved: TrainedEvictionModel[] = [];
     const trainer = new LearnedEvictionTrainer({
       tf,
       shadowCapacity: 60,
       policySettings: FAST_SETTINGS,
-      saveIntervalMs: 0,
-      onModel: (m) => saved.push(m),
     });
     expect(trainer.current('n')).toBeUndefined();
+    expect(trainer.latest('n')).toBeUndefined();
     for (const b of batches(12_000)) trainer.enqueue('n', b);
     expect(trainer.pendingEvents).toBe(12_000);
     expect(trainer.drain(60_000)).toEqual({ replayed: 12_000, retrained: ['n'] });
@@ -36,9 +34,12 @@ describe('LearnedEvictionTrainer', () => {
     expect(current!.version).toMatch(/^n@[1-9]\d*$/);
     // T = 60 requests × 10 ms between requests.
     expect(current!.timeScaleMs).toBeCloseTo(600, 6);
-    expect(saved.length).toBeGreaterThan(0);
-    const last = saved[saved.length - 1]!;
+    const last: TrainedEvictionModel = trainer.latest('n')!;
     expect(last.version).toBe(current!.version);
+    expect(last.model).toBe(current!.model);
+    expect(trainer.latest('n', (retrains) => `n@${retrains + 100}`)!.version).toBe(
+      `n@${current!.model.version + 100}`,
+    );
     expect(last.metadata.trainingWindow).toEqual({
       firstRequestMs: 1_000_000,
       lastRequestMs: 1_000_000 + 10 * 11_999,
@@ -48,6 +49,53 @@ describe('LearnedEvictionTrainer', () => {
     expect(last.metadata.metrics.lruHitRatio).toBeGreaterThan(0);
     const [stats] = trainer.stats();
     expect(stats).toMatchObject({ node: 'n', capacity: 60, requests: 12_000, droppedEvents: 0 });
+    trainer.dispose();
+  });
+
+  it('retrains on demand, and says why it cannot before enough labels', async () => {
+    const { tf } = await loadTf();
+    const trainer = new LearnedEvictionTrainer({
+      tf,
+      shadowCapacity: 60,
+      policySettings: { ...FAST_SETTINGS, retrainMinRequests: 1_000_000 },
+    });
+    expect(trainer.retrainNow('n')).toMatchObject({ ok: false, reason: expect.any(String) });
+    const all = batches(6000);
+    trainer.enqueue('n', all[0]!);
+    const early = trainer.retrainNow('n');
+    expect(early.ok).toBe(false);
+    expect(!early.ok && early.reason).toMatch(/too little data/);
+    // Buffered (applied, not yet replayed) events count: retrainNow replays them first.
+    for (const b of all.slice(1)) trainer.enqueue('n', b);
+    const first = trainer.retrainNow('n');
+    expect(first.ok).toBe(true);
+    expect(trainer.pendingEvents).toBe(0);
+    const v1 = first.ok ? first.model : undefined;
+    expect(v1?.version).toMatch(/^n@[1-9]\d*$/);
+    expect(v1?.metadata.metrics.requests).toBe(6000);
+    // Nothing new since: the same model again, not another retrain.
+    const again = trainer.retrainNow('n');
+    expect(again.ok && again.model.version).toBe(v1?.version);
+    for (const b of batches(7000).slice(60)) trainer.enqueue('n', b);
+    const second = trainer.retrainNow('n');
+    expect(second.ok && second.model.model.version).toBe(v1!.model.version + 1);
+    trainer.dispose();
+  });
+
+  it('keeps the last replayed requests, oldest first, in a bounded ring', async () => {
+    const { tf } = await loadTf();
+    const trainer = new LearnedEvictionTrainer({ tf, shadowCapacity: 20, evalRequests: 100 });
+    const events = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ ts: from + i, key: `k${from + i}`, hit: false }));
+    trainer.enqueue('n', events(0, 70));
+    expect(trainer.recentRequests('n')).toEqual([]);
+    trainer.drain(1000);
+    expect(trainer.recentRequests('n')).toEqual(events(0, 70).map((e) => e.key));
+    trainer.enqueue('n', events(70, 80));
+    trainer.drain(1000);
+    expect(trainer.recentRequests('n')).toEqual(events(50, 100).map((e) => e.key));
+    expect(trainer.capacity('n')).toBe(20);
+    expect(trainer.nodeNames()).toEqual(['n']);
     trainer.dispose();
   });
 

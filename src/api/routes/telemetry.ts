@@ -21,6 +21,7 @@ export const telemetryRoutes: FastifyPluginAsyncTypebox<{
     '/v1/telemetry',
     {
       bodyLimit: bodyLimitBytes,
+      config: { role: 'telemetry' },
       schema: {
         tags: ['telemetry'],
         summary: 'Send access or latency events over HTTP',

@@ -383,6 +383,24 @@ export class LearnedPolicy implements EvictionPolicy {
     return this.model;
   }
 
+  /** Labelled rows held for each network (the training data of the next retrain). */
+  get labelledRows(): { readonly predictor: number; readonly agent: number; readonly min: number } {
+    return { predictor: this.predBuffer.rows, agent: this.agentBuffer.rows, min: this.s.minRows };
+  }
+
+  /**
+   * Retrains both networks now, outside the fixed schedule (the engine's scheduled and on-demand
+   * retraining); the next scheduled retrain is counted from here. False, and nothing changes,
+   * while either network has fewer than `minRows` labelled rows. Replaying a prefix then no
+   * longer gives the same decisions as without the extra retrain, so the simulator never calls it.
+   */
+  retrainNow(): boolean {
+    const rows = this.labelledRows;
+    if (rows.predictor < rows.min || rows.agent < rows.min) return false;
+    this.maybeRetrain(this.clock.nowTick);
+    return true;
+  }
+
   has(key: string): boolean {
     const e = this.entries.get(key);
     return e !== undefined && (e.slot >= 0 || e.probation);
