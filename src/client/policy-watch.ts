@@ -3,7 +3,7 @@
  * Watches one key of the policy KV bucket (`prescient-policy`, key `weights.<pool>`) and hands
  * every new document to a callback, starting with the current one. Binds to the bucket without
  * creating it (the engine owns its settings) and retries until the engine has created it. Used by
- * the HAProxy agent and the WeightsClient SDK.
+ * the HAProxy agent and, through DocumentFollower, the SDK clients.
  */
 import type { KvEntry, NatsConnection, QueuedIterator } from 'nats';
 

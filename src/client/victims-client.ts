@@ -13,7 +13,7 @@
  * tested without NATS.
  */
 import type { NatsConnection } from 'nats';
-import { watchPolicyKey, type PolicyWatch } from './policy-watch.js';
+import { DocumentFollower, validateHeader, type FollowedDocument } from './document-follower.js';
 
 /**
  * Same states as the WeightsClient's:
@@ -65,100 +65,43 @@ export interface EvictionAck {
   readonly appliedAt: number;
 }
 
-interface ValidDocument {
-  readonly version: number;
-  readonly generatedAt: number;
-  readonly ttlMs: number;
+interface ValidDocument extends FollowedDocument {
   readonly keys: readonly string[];
 }
 
-function validate(doc: unknown): ValidDocument | string {
-  if (typeof doc !== 'object' || doc === null) return 'not an object';
-  const d = doc as Record<string, unknown>;
-  if (d['kind'] !== 'eviction') return `kind is ${JSON.stringify(d['kind'])}, not "eviction"`;
-  for (const f of ['version', 'generatedAt', 'ttlMs'] as const) {
-    if (typeof d[f] !== 'number' || !Number.isFinite(d[f])) return `"${f}" is not a number`;
-  }
-  if (!Array.isArray(d['entries'])) return '"entries" is not an array';
+function validate(raw: unknown): ValidDocument | string {
+  const doc = validateHeader(raw, 'eviction');
+  if (typeof doc === 'string') return doc;
+  const { entries, ...header } = doc;
+  if (!Array.isArray(entries)) return '"entries" is not an array';
   const keys: string[] = [];
-  for (const e of d['entries'] as unknown[]) {
+  for (const e of entries as unknown[]) {
     const key = (e as Record<string, unknown> | null)?.['key'];
     if (typeof key !== 'string') return 'an entry lacks "key"';
     keys.push(key);
   }
-  return {
-    version: d['version'] as number,
-    generatedAt: d['generatedAt'] as number,
-    ttlMs: d['ttlMs'] as number,
-    keys,
-  };
+  return { ...header, keys };
 }
 
-export class VictimsClient {
-  private readonly now: () => number;
-  private readonly prefix: string;
-  private doc: ValidDocument | undefined;
+export class VictimsClient extends DocumentFollower<ValidDocument> {
   /** Index of the next listed key {@link pickVictim} considers (each is handed out once). */
   private cursor = 0;
-  private watch: PolicyWatch | undefined;
-  private rejected = 0;
-  private lastRejection = '';
 
   constructor(private readonly o: VictimsClientOptions) {
-    this.now = o.now ?? Date.now;
-    this.prefix = o.subjectPrefix ?? 'prescient';
-  }
-
-  /** Watches `eviction.<node>`; resolves once the watch is established. Needs `nc`. */
-  async start(): Promise<void> {
-    if (!this.o.nc) throw new Error('VictimsClient.start() needs a NATS connection (option nc)');
-    this.watch = watchPolicyKey(this.o.nc, {
-      bucket: this.o.kvBucket ?? 'prescient-policy',
-      key: `eviction.${this.o.node}`,
-      onDocument: (doc) => {
-        this.applyDocument(doc);
+    super(o, {
+      key: `eviction.${o.node}`,
+      owner: 'VictimsClient',
+      validate,
+      onApply: () => {
+        this.cursor = 0;
       },
-      ...(this.o.onError ? { onError: this.o.onError } : {}),
+      ackSubject: `${o.subjectPrefix ?? 'prescient'}.policy.ack.eviction.${o.clientId}`,
+      ackBody: (doc, appliedAt): EvictionAck => ({
+        target: o.node,
+        version: doc.version,
+        appliedAt,
+      }),
     });
-    await this.watch.ready;
-  }
-
-  async stop(): Promise<void> {
-    await this.watch?.stop();
-  }
-
-  /**
-   * Applies a document if it is valid, newer than the applied one and fresh; acks it when
-   * connected. Returns whether it was applied.
-   */
-  applyDocument(raw: unknown): boolean {
-    const doc = validate(raw);
-    const reject = (why: string) => {
-      this.rejected++;
-      this.lastRejection = why;
-      this.o.onError?.(new Error(`eviction.${this.o.node}: ${why}; keeping the last known good`));
-      return false;
-    };
-    if (typeof doc === 'string') return reject(doc);
-    if (this.doc && doc.version <= this.doc.version)
-      return reject(`version ${doc.version} is not newer than ${this.doc.version}`);
-    const now = this.now();
-    if (doc.generatedAt + doc.ttlMs < now) return reject(`version ${doc.version} arrived stale`);
-    this.doc = doc;
-    this.cursor = 0;
-    if (this.o.nc) {
-      const ack: EvictionAck = { target: this.o.node, version: doc.version, appliedAt: now };
-      this.o.nc.publish(
-        `${this.prefix}.policy.ack.eviction.${this.o.clientId}`,
-        JSON.stringify(ack),
-      );
-    }
-    return true;
-  }
-
-  private stateAt(now: number): VictimsClientState {
-    if (!this.doc) return 'waiting';
-    return this.doc.generatedAt + this.doc.ttlMs < now ? 'stale' : 'live';
   }
 
   /** The applied document's victims, evict-first first, while it is fresh; else empty (use LRU). */
@@ -189,7 +132,7 @@ export class VictimsClient {
     const now = this.now();
     const state = this.stateAt(now);
     const doc = this.doc;
-    const expiresAt = doc ? doc.generatedAt + doc.ttlMs : 0;
+    const expiresAt = this.expiresAt();
     const node = `eviction.${this.o.node}`;
     const detail =
       state === 'waiting'

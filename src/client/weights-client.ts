@@ -12,7 +12,7 @@
  */
 import type { NatsConnection } from 'nats';
 import { ackSubject, type WeightsAck } from './ack.js';
-import { watchPolicyKey, type PolicyWatch } from './policy-watch.js';
+import { DocumentFollower, validateHeader, type FollowedDocument } from './document-follower.js';
 import {
   SmoothWeightedRoundRobin,
   WeightedP2C,
@@ -49,10 +49,7 @@ export interface WeightsClientOptions {
 }
 
 /** The fields of a weights document the client relies on (docs/protocol.md). */
-interface ValidDocument {
-  readonly version: number;
-  readonly generatedAt: number;
-  readonly ttlMs: number;
+interface ValidDocument extends FollowedDocument {
   readonly entries: readonly WeightedBackend[];
 }
 
@@ -70,121 +67,75 @@ export interface WeightsClientStatus {
   readonly rejected: number;
 }
 
-function validate(doc: unknown): ValidDocument | string {
-  if (typeof doc !== 'object' || doc === null) return 'not an object';
-  const d = doc as Record<string, unknown>;
-  if (d['kind'] !== 'weights') return `kind is ${JSON.stringify(d['kind'])}, not "weights"`;
-  for (const f of ['version', 'generatedAt', 'ttlMs'] as const) {
-    if (typeof d[f] !== 'number' || !Number.isFinite(d[f])) return `"${f}" is not a number`;
-  }
-  if (!Array.isArray(d['entries']) || d['entries'].length === 0) return '"entries" is empty';
+function validate(raw: unknown): ValidDocument | string {
+  const doc = validateHeader(raw, 'weights');
+  if (typeof doc === 'string') return doc;
+  const { entries: rawEntries, ...header } = doc;
+  if (!Array.isArray(rawEntries) || rawEntries.length === 0) return '"entries" is empty';
   const entries: WeightedBackend[] = [];
-  for (const e of d['entries'] as unknown[]) {
+  for (const e of rawEntries as unknown[]) {
+    if (typeof e !== 'object' || e === null) return 'an entry is not an object';
     const x = e as Record<string, unknown>;
     if (typeof x['backend'] !== 'string' || typeof x['weight'] !== 'number')
       return 'an entry lacks "backend" or "weight"';
     if (!Number.isFinite(x['weight']) || x['weight'] < 0) return 'an entry has a bad "weight"';
     entries.push({ backend: x['backend'], weight: x['weight'] });
   }
-  return {
-    version: d['version'] as number,
-    generatedAt: d['generatedAt'] as number,
-    ttlMs: d['ttlMs'] as number,
-    entries,
-  };
+  return { ...header, entries };
 }
 
-export class WeightsClient {
-  private readonly now: () => number;
-  private readonly prefix: string;
-  private doc: ValidDocument | undefined;
+export class WeightsClient extends DocumentFollower<ValidDocument> {
   private picker: Picker | undefined;
-  /** Whether `picker` was built with equal weights. */
+  /** Whether `picker` was built with equal weights, and from which document. */
   private pickerEqual = false;
+  private pickerDoc: ValidDocument | undefined;
   private readonly inflightCounts = new Map<string, number>();
-  private watch: PolicyWatch | undefined;
-  private rejected = 0;
-  private lastRejection = '';
 
   constructor(private readonly o: WeightsClientOptions) {
-    this.now = o.now ?? Date.now;
-    this.prefix = o.subjectPrefix ?? 'prescient';
-  }
-
-  /** Watches `weights.<pool>`; resolves once the watch is established. Needs `nc`. */
-  async start(): Promise<void> {
-    if (!this.o.nc) throw new Error('WeightsClient.start() needs a NATS connection (option nc)');
-    this.watch = watchPolicyKey(this.o.nc, {
-      bucket: this.o.kvBucket ?? 'prescient-policy',
-      key: `weights.${this.o.pool}`,
-      onDocument: (doc) => {
-        this.applyDocument(doc);
+    super(o, {
+      key: `weights.${o.pool}`,
+      owner: 'WeightsClient',
+      validate,
+      onApply: () => {
+        this.picker = undefined;
       },
-      ...(this.o.onError ? { onError: this.o.onError } : {}),
-    });
-    await this.watch.ready;
-  }
-
-  async stop(): Promise<void> {
-    await this.watch?.stop();
-  }
-
-  /**
-   * Applies a document if it is valid, newer than the applied one and fresh; acks it when
-   * connected. Returns whether it was applied.
-   */
-  applyDocument(raw: unknown): boolean {
-    const doc = validate(raw);
-    const reject = (why: string) => {
-      this.rejected++;
-      this.lastRejection = why;
-      this.o.onError?.(new Error(`weights.${this.o.pool}: ${why}; keeping the last known good`));
-      return false;
-    };
-    if (typeof doc === 'string') return reject(doc);
-    if (this.doc && doc.version <= this.doc.version)
-      return reject(`version ${doc.version} is not newer than ${this.doc.version}`);
-    const now = this.now();
-    if (doc.generatedAt + doc.ttlMs < now) {
-      // Stale on arrival: not applied; without anything better, its backends with equal weights.
-      if (!this.doc) this.doc = { ...doc, version: 0 };
-      return reject(`version ${doc.version} arrived stale`);
-    }
-    this.doc = doc;
-    this.picker = undefined;
-    if (this.o.nc) {
-      const ack: WeightsAck = {
-        pool: this.o.pool,
+      // Stale on arrival: not applied; without anything better, its backends with equal weights
+      // (version 0 marks it, see stateAt).
+      keepStaleArrival: (doc) => ({ ...doc, version: 0 }),
+      ackSubject: ackSubject(o.subjectPrefix ?? 'prescient', o.clientId),
+      ackBody: (doc, appliedAt): WeightsAck => ({
+        pool: o.pool,
         version: doc.version,
-        appliedAt: now,
-        proxy: this.o.clientId,
+        appliedAt,
+        proxy: o.clientId,
         servers: doc.entries.map((e) => ({ server: e.backend, weight: e.weight })),
-      };
-      this.o.nc.publish(ackSubject(this.prefix, this.o.clientId), JSON.stringify(ack));
-    }
-    return true;
+      }),
+    });
   }
 
-  private stateAt(now: number): WeightsClientState {
-    if (!this.doc) return 'waiting';
-    if (this.doc.version === 0 || this.doc.generatedAt + this.doc.ttlMs < now) return 'stale';
-    return 'live';
+  protected override stateAt(now: number): WeightsClientState {
+    const state = super.stateAt(now);
+    return state === 'live' && this.doc!.version === 0 ? 'stale' : state;
   }
 
   /** The weights in force: the document's, or equal ones when it is stale. */
   private weightsAt(now: number): WeightedBackend[] {
-    if (!this.doc) return [];
-    const usable = this.doc.entries.some((e) => e.weight > 0);
-    if (this.stateAt(now) === 'live' && usable) return [...this.doc.entries];
-    return this.doc.entries.map((e) => ({ backend: e.backend, weight: 1 }));
+    const doc = this.doc;
+    if (!doc) return [];
+    const usable = doc.entries.some((e) => e.weight > 0);
+    if (this.stateAt(now) === 'live' && usable) return [...doc.entries];
+    return doc.entries.map((e) => ({ backend: e.backend, weight: 1 }));
   }
 
   private currentPicker(): Picker | undefined {
     const now = this.now();
     const weights = this.weightsAt(now);
     const equal = this.stateAt(now) !== 'live';
-    if (!this.picker || this.pickerEqual !== equal) {
+    // Rebuilt when the weights in force change: a new document, or live ↔ stale (a stale
+    // arrival kept before any document counts as a new document).
+    if (!this.picker || this.pickerEqual !== equal || this.pickerDoc !== this.doc) {
       this.pickerEqual = equal;
+      this.pickerDoc = this.doc;
       this.picker =
         this.o.picker === 'p2c'
           ? new WeightedP2C(weights, (b) => this.inflightCounts.get(b) ?? 0, this.o.random)
@@ -225,7 +176,7 @@ export class WeightsClient {
     const now = this.now();
     const state = this.stateAt(now);
     const doc = this.doc;
-    const expiresAt = doc ? doc.generatedAt + doc.ttlMs : 0;
+    const expiresAt = this.expiresAt();
     const detail =
       state === 'waiting'
         ? `no weights.${this.o.pool} document yet`

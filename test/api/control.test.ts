@@ -4,7 +4,7 @@
  * and Redis, with timing and restarts, are in test/integration/control.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, embeddedApp, waitFor } from '../helpers/engine.js';
+import { bearer, embeddedApp, latencyEvents, waitFor } from '../helpers/engine.js';
 import type { Engine } from '../../src/engine.js';
 import type { App } from '../../src/api/app.js';
 import type { WeightsDocument, EvictionDocument } from '../../src/publish/document.js';
@@ -19,15 +19,7 @@ let app: App;
 beforeAll(async () => {
   ({ engine, app } = await embeddedApp({ weigher: 'inverse-latency', victimRanker: 'lru' }));
   // Pool api: b0 fast, b1 medium, b2 slow. Node n1: keys k0..k9 then user:0..4, in that order.
-  const latency = ['b0', 'b1', 'b2'].flatMap((backend, i) =>
-    Array.from({ length: 20 }, (_, j) => ({
-      ts: 1_000 + j,
-      pool: 'api',
-      backend,
-      latencyMs: 10 * (i + 1),
-      status: 200,
-    })),
-  );
+  const latency = latencyEvents('api', ['b0', 'b1', 'b2'], 20, 10);
   const access = [
     ...Array.from({ length: 10 }, (_, i) => `k${i}`),
     ...Array.from({ length: 5 }, (_, i) => `user:${i}`),

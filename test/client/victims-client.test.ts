@@ -1,36 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { VictimsClient } from '../../src/client/victims-client.js';
-
-const T0 = 1_800_000_000_000;
+import { clientHooks, policyDocument, T0 } from '../helpers/policy-documents.js';
 
 function doc(version: number, generatedAt: number, keys: readonly string[], ttlMs = 30_000) {
-  return {
-    kind: 'eviction',
-    target: 'cache-1',
-    version,
-    generatedAt,
-    ttlMs,
-    model: { id: 'lru', version: 'heuristic' },
-    entries: keys.map((key, i) => ({
-      key,
-      rank: i + 1,
-      score: 100 - i,
-      reason: 'HEURISTIC',
-      text: '',
-      attributions: {},
-      inputs: {},
-    })),
-    reasons: [],
-  };
+  const entries = keys.map((key, i) => ({ key, rank: i + 1, score: 100 - i }));
+  return policyDocument('eviction', 'cache-1', 'lru', { version, generatedAt, ttlMs, entries });
 }
 
 function client(clock: { now: number }, errors: string[] = []) {
-  return new VictimsClient({
-    node: 'cache-1',
-    clientId: 'cache-1',
-    now: () => clock.now,
-    onError: (e) => errors.push(e.message),
-  });
+  return new VictimsClient({ node: 'cache-1', clientId: 'cache-1', ...clientHooks(clock, errors) });
 }
 
 /** A cache's own recency order: the first key is the least recently used. */

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WeightsClient } from '../../src/client/weights-client.js';
-
-const T0 = 1_800_000_000_000;
+import { clientHooks, policyDocument, T0 } from '../helpers/policy-documents.js';
 
 function doc(
   version: number,
@@ -9,33 +8,21 @@ function doc(
   weights: Record<string, number>,
   ttlMs = 30_000,
 ) {
-  return {
-    kind: 'weights',
-    target: 'web',
+  const entries = Object.entries(weights).map(([backend, weight]) => ({
+    backend,
+    weight,
+    haproxyWeight: Math.round(256 * weight),
+  }));
+  return policyDocument('weights', 'web', 'inverse-latency', {
     version,
     generatedAt,
     ttlMs,
-    model: { id: 'inverse-latency', version: 'heuristic' },
-    entries: Object.entries(weights).map(([backend, weight]) => ({
-      backend,
-      weight,
-      haproxyWeight: Math.round(256 * weight),
-      reason: 'HEURISTIC',
-      text: '',
-      attributions: {},
-      inputs: {},
-    })),
-    reasons: [],
-  };
+    entries,
+  });
 }
 
 function client(clock: { now: number }, errors: string[] = []) {
-  return new WeightsClient({
-    pool: 'web',
-    clientId: 'svc-1',
-    now: () => clock.now,
-    onError: (e) => errors.push(e.message),
-  });
+  return new WeightsClient({ pool: 'web', clientId: 'svc-1', ...clientHooks(clock, errors) });
 }
 
 const counts = (c: WeightsClient, n: number) => {
@@ -116,5 +103,34 @@ describe('WeightsClient', () => {
     first.release();
     first.release();
     expect(c.inflight(first.backend)).toBe(0);
+  });
+});
+
+describe('WeightsClient robustness', () => {
+  it('rejects a null entry instead of throwing', () => {
+    const errors: Error[] = [];
+    const c = new WeightsClient({ pool: 'p', clientId: 'c', onError: (e) => errors.push(e) });
+    const now = Date.now();
+    expect(
+      c.applyDocument({
+        kind: 'weights',
+        version: 1,
+        generatedAt: now,
+        ttlMs: 1000,
+        entries: [null],
+      }),
+    ).toBe(false);
+    expect(errors[0]?.message).toContain('not an object');
+  });
+
+  it('picks among a stale arrival once it is kept, even after an early pick()', () => {
+    const c = new WeightsClient({ pool: 'p', clientId: 'c', onError: () => undefined });
+    expect(c.pick()).toBeUndefined();
+    const entries = [
+      { backend: 'a', weight: 1 },
+      { backend: 'b', weight: 0 },
+    ];
+    c.applyDocument({ kind: 'weights', version: 1, generatedAt: 0, ttlMs: 1000, entries });
+    expect(['a', 'b']).toContain(c.pick());
   });
 });

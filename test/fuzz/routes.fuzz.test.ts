@@ -19,7 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
 import { Engine } from '../../src/engine.js';
 import { createLogger } from '../../src/log.js';
-import { isolatedSettings, TEST_TOKENS } from '../helpers/engine.js';
+import { isolatedSettings, latencyEvents, TEST_TOKENS } from '../helpers/engine.js';
 import {
   accessArb,
   BAD_UTF8,
@@ -59,15 +59,7 @@ afterAll(async () => {
 const ADMIN = `Bearer ${TEST_TOKENS.admin}`;
 const json = { 'content-type': 'application/json', authorization: ADMIN };
 async function seed(): Promise<string[]> {
-  const latency = ['b0:8080', 'b1:8080', 'b2'].flatMap((backend, i) =>
-    Array.from({ length: 10 }, (_, j) => ({
-      ts: 1_000 + j,
-      pool: 'api',
-      backend,
-      latencyMs: 5 * (i + 1),
-      status: 200,
-    })),
-  );
+  const latency = latencyEvents('api', ['b0:8080', 'b1:8080', 'b2'], 10, 5);
   const access = Array.from({ length: 20 }, (_, i) => ({
     ts: 1_000 + i,
     key: `k${i}`,

@@ -60,10 +60,8 @@ export function isolatedSettings(overrides: Parameters<typeof loadSettings>[1] =
   );
 }
 
-export async function embeddedApp(
-  overrides: Parameters<typeof loadSettings>[1] = {},
-): Promise<{ engine: Engine; app: App; settings: Settings; adminToken: string }> {
-  const settings = isolatedSettings(overrides);
+/** An engine on `settings`, started, and its app (every request with the admin token). */
+export async function startApp(settings: Settings): Promise<{ engine: Engine; app: App }> {
   const engine = new Engine(settings, createLogger('silent'));
   await engine.start();
   const app = authorize(
@@ -73,7 +71,40 @@ export async function embeddedApp(
       telemetryBodyLimitBytes: settings.httpBodyLimitBytes,
     }),
   );
-  return { engine, app, settings, adminToken: TEST_TOKENS.admin };
+  return { engine, app };
+}
+
+export async function stopApp(x: { engine: Engine; app: App }): Promise<void> {
+  await x.app.close();
+  await x.engine.stop();
+}
+
+export async function embeddedApp(
+  overrides: Parameters<typeof loadSettings>[1] = {},
+): Promise<{ engine: Engine; app: App; settings: Settings; adminToken: string }> {
+  const settings = isolatedSettings(overrides);
+  return { ...(await startApp(settings)), settings, adminToken: TEST_TOKENS.admin };
+}
+
+/**
+ * `perBackend` latency observations of each backend of `pool`, 1 ms apart from ts 1000; backend
+ * i answers in `(i + 1) × stepMs` ms. The usual input of a weights test.
+ */
+export function latencyEvents(
+  pool: string,
+  backends: readonly string[],
+  perBackend: number,
+  stepMs: number,
+) {
+  return backends.flatMap((backend, i) =>
+    Array.from({ length: perBackend }, (_, j) => ({
+      ts: 1_000 + j,
+      pool,
+      backend,
+      latencyMs: stepMs * (i + 1),
+      status: 200,
+    })),
+  );
 }
 
 /** Polls until `fn` returns a truthy value or the timeout passes. */

@@ -5,17 +5,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvWatchInclude, type KV, type NatsConnection } from 'nats';
-import { Engine } from '../../src/engine.js';
-import { createLogger } from '../../src/log.js';
-import { buildApp, type App } from '../../src/api/app.js';
+import type { Engine } from '../../src/engine.js';
+import type { App } from '../../src/api/app.js';
 import { names } from '../../src/config/settings.js';
 import type { WeightsDocument } from '../../src/publish/document.js';
 import {
-  authorize,
   bearer,
   isolatedSettings,
+  latencyEvents,
   NATS_URL,
   REDIS_URL,
+  startApp,
+  stopApp,
   waitFor,
 } from '../helpers/engine.js';
 import { cleanup, natsConnection, redisConnection } from './servers.js';
@@ -37,19 +38,8 @@ afterAll(async () => {
   await cleanup(settings);
 });
 
-async function startEngine(): Promise<{ engine: Engine; app: App }> {
-  const engine = new Engine(settings, createLogger('silent'));
-  await engine.start();
-  const app = authorize(
-    await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 }),
-  );
-  return { engine, app };
-}
-
-async function stopEngine(e: { engine: Engine; app: App }): Promise<void> {
-  await e.app.close();
-  await e.engine.stop();
-}
+const startEngine = () => startApp(settings);
+const stopEngine = stopApp;
 
 const kvWeights = async () => (await kv.get('weights.api'))?.json<WeightsDocument>();
 
@@ -78,15 +68,7 @@ describe('overrides over NATS and Redis', () => {
     first = await startEngine();
     const js = nc.jetstream();
     kv = await js.views.kv(settings.kvBucket);
-    const events = ['b0', 'b1', 'b2'].flatMap((backend, i) =>
-      Array.from({ length: 10 }, (_, j) => ({
-        ts: 1_000 + j,
-        pool: 'api',
-        backend,
-        latencyMs: 5 * (i + 1),
-        status: 200,
-      })),
-    );
+    const events = latencyEvents('api', ['b0', 'b1', 'b2'], 10, 5);
     await js.publish(names(settings).latencySubject('lb-1'), JSON.stringify({ events }));
     await waitFor(
       async () => (await kvWeights())?.entries.length === 3,

@@ -9,16 +9,16 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../../src/api/app.js';
+import type { App } from '../../src/api/app.js';
 import type { Settings } from '../../src/config/settings.js';
-import { Engine } from '../../src/engine.js';
-import { createLogger } from '../../src/log.js';
+import type { Engine } from '../../src/engine.js';
 import {
-  authorize,
   bearer,
   isolatedSettings,
   NATS_URL,
   REDIS_URL,
+  startApp,
+  stopApp,
   waitFor,
 } from '../helpers/engine.js';
 import { cleanup, redisConnection } from './servers.js';
@@ -50,19 +50,8 @@ function settingsFor(overrides: Parameters<typeof isolatedSettings>[0] = {}): Se
   return s;
 }
 
-async function start(settings: Settings): Promise<{ engine: Engine; app: App }> {
-  const engine = new Engine(settings, createLogger('silent'));
-  await engine.start();
-  const app = authorize(
-    await buildApp({ engine, logger: false, telemetryBodyLimitBytes: 1 << 20 }),
-  );
-  return { engine, app };
-}
-
-async function stop(x: { engine: Engine; app: App }): Promise<void> {
-  await x.app.close();
-  await x.engine.stop();
-}
+const start = startApp;
+const stop = stopApp;
 
 let clock = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
