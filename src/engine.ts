@@ -50,6 +50,7 @@ import { LearnedEvictionTrainer } from './learn/learned-eviction-trainer.js';
 import { FsModelStore } from './state/model-store.js';
 import { ModelRegistry } from './learn/model-registry.js';
 import { EvictionModelKind } from './learn/eviction-model-kind.js';
+import { ForecastModelKind } from './learn/forecast-model-kind.js';
 import { RetrainScheduler } from './learn/retrain-scheduler.js';
 import { FileAliasStore, MirroredAliasStore, RedisAliasStore } from './state/model-aliases.js';
 import { ModelVersionStore } from './state/model-versions.js';
@@ -146,6 +147,11 @@ function every(
   };
 }
 
+/** The series the engine forecasts (and versions as model kind `forecast`). */
+function forecastSeriesIds(ids: readonly string[]): string[] {
+  return ids.filter((id) => id.startsWith('pool.') || id.startsWith('node.'));
+}
+
 /** Pieces a caller may replace (tests use fast forecasters). */
 export interface EngineOptions {
   readonly fitServed?: FitFn;
@@ -157,6 +163,8 @@ export interface EngineOptions {
 export class Engine {
   readonly n: Names;
   readonly forecasts: ForecastService;
+  /** The served forecaster's fit: the ForecastService's refits and the `forecast` kind's candidates. */
+  private readonly fitServed: FitFn;
   /** One long-lived instance: it keeps each backend's learned latency curve between decisions. */
   readonly weigher: Weigher;
   /** Per cache node, the keys hot at each hour of day (pre-warm hints). */
@@ -183,7 +191,7 @@ export class Engine {
   private modelObjects: NatsModelObjectStore | undefined;
   /** Each node's champion eviction model, installed by the model registry; the ranker serves it. */
   private readonly evictionChampions = new Map<string, NodeEvictionModel>();
-  /** Versions, aliases and promotions of the learned models (ranker `learned` only). */
+  /** Versions, aliases and promotions of the learned models (`eviction` with ranker `learned`; `forecast`). */
   private registry: ModelRegistry | undefined;
   /** Cron retraining per model kind (PRESCIENT_RETRAIN_CRON_<KIND>). */
   private scheduler: RetrainScheduler | undefined;
@@ -227,13 +235,15 @@ export class Engine {
       onTargetsChanged: (keys) => this.onOverridesChanged(keys),
       ...(options.onGeneratedToken ? { onGeneratedToken: options.onGeneratedToken } : {}),
     });
+    this.fitServed = options.fitServed ?? servedFit;
     this.forecasts = new ForecastService({
       horizon: settings.forecastHorizonSteps,
       refitIntervalMs: settings.forecastRefitSec * 1000,
       seasonSteps: settings.forecastSeasonSteps,
       minFitSeasons: settings.forecastMinSeasons,
-      fitServed: options.fitServed ?? servedFit,
+      fitServed: this.fitServed,
       fitFallback: options.fitFallback ?? fallbackFit,
+      unservedChampion: (series) => this.registry?.unservedChampion('forecast', series),
     });
     this.storeValue = new FeatureStore(featureOptions(settings));
     if (settings.natsUrl !== undefined) {
@@ -327,13 +337,13 @@ export class Engine {
         retrainEvents: this.settings.evictionRetrainEvents,
         evalRequests: this.settings.modelEvalRequests,
       });
-      if (this.nats) {
-        this.modelObjects = await NatsModelObjectStore.open(
-          this.nats.connection,
-          this.settings.modelsBucket,
-          this.settings.streamReplicas,
-        );
-      }
+    }
+    if (this.nats) {
+      this.modelObjects = await NatsModelObjectStore.open(
+        this.nats.connection,
+        this.settings.modelsBucket,
+        this.settings.streamReplicas,
+      );
     }
     if (this.redis) {
       await this.redis.connect();
@@ -349,7 +359,7 @@ export class Engine {
       );
     }
     if (!this.redis) await this.control.attach(new MemoryControlStore());
-    if (this.trainer) await this.openModelRegistry(this.trainer);
+    await this.openModelRegistry(this.trainer);
     if (this.nats) this.subscribeAcks();
     this.publisherValue = new PolicyPublisher(
       this.storeValue,
@@ -516,12 +526,13 @@ export class Engine {
   }
 
   /**
-   * The model registry (`eviction` kind: one model per cache node) with its version store
-   * (models/eviction/ and, with NATS, the Object Store) and aliases (Redis hash
-   * `<prefix>models:eviction` mirrored to models/eviction/aliases.json, or that file alone without
-   * Redis); loads the aliases and installs each node's champion.
+   * The model registry (`eviction` kind: one model per cache node, with ranker `learned`;
+   * `forecast` kind: one per pool and cache-node series) with each kind's version store
+   * (models/<kind>/ and, with NATS, the Object Store) and aliases (Redis hash
+   * `<prefix>models:<kind>` mirrored to models/<kind>/aliases.json, or that file alone without
+   * Redis); loads the aliases and installs each target's champion.
    */
-  private async openModelRegistry(trainer: LearnedEvictionTrainer): Promise<void> {
+  private async openModelRegistry(trainer: LearnedEvictionTrainer | undefined): Promise<void> {
     const dir = this.settings.modelDir;
     const file = new FileAliasStore(dir);
     const aliases = this.redis
@@ -541,19 +552,42 @@ export class Engine {
       margin: this.settings.modelPromoteMargin,
       log: this.log,
     });
+    if (trainer) {
+      registry.register(
+        new EvictionModelKind({
+          trainer,
+          serving: this.evictionChampions,
+          onInstall: (node) => this.publisherValue?.markChanged('eviction', node),
+        }),
+        new ModelVersionStore(
+          'eviction',
+          new FsModelStore(join(dir, 'eviction')),
+          this.modelObjects,
+        ),
+      );
+    }
+    // The ForecastService keeps its own refit loop; a champion replaces it for its series.
     registry.register(
-      new EvictionModelKind({
-        trainer,
-        serving: this.evictionChampions,
-        onInstall: (node) => this.publisherValue?.markChanged('eviction', node),
+      new ForecastModelKind({
+        source: this.storeValue,
+        seriesIds: () => forecastSeriesIds(this.storeValue.seriesIds()),
+        horizon: this.settings.forecastHorizonSteps,
+        season: (stepSec) => this.forecasts.season(stepSec),
+        minFitSeasons: this.settings.forecastMinSeasons,
+        fit: this.fitServed,
+        promoteMargin: this.settings.forecastPromoteMargin,
+        serve: (series, champion) => this.forecasts.setChampion(series, champion),
       }),
-      new ModelVersionStore('eviction', new FsModelStore(join(dir, 'eviction')), this.modelObjects),
+      new ModelVersionStore('forecast', new FsModelStore(join(dir, 'forecast')), this.modelObjects),
     );
     await registry.start();
     this.registry = registry;
   }
 
-  /** PRESCIENT_RETRAIN_CRON_EVICTION: every node retrained and evaluated, as actor `scheduler`. */
+  /**
+   * PRESCIENT_RETRAIN_CRON_<KIND>: every target of each registered kind retrained and evaluated,
+   * as actor `scheduler`.
+   */
   private scheduleRetraining(): void {
     const registry = this.registry;
     if (!registry) return;
@@ -563,29 +597,35 @@ export class Engine {
       onSkip: (kind) =>
         this.log.warn({ kind }, 'scheduled retrain skipped: the previous one is still running'),
     });
-    this.scheduler.add({
-      kind: 'eviction',
-      pattern: this.settings.retrainCronEviction,
-      jitterSec: this.settings.retrainJitterSec,
-      run: async () => {
-        const outcomes = await registry.retrain('eviction', undefined, 'scheduler');
-        this.log.info(
-          {
-            kind: 'eviction',
-            outcomes: outcomes.map((o) => ({
-              target: o.target,
-              status: o.status,
-              version: o.version,
-              reason: o.reason ?? o.evaluation?.reason,
-            })),
-          },
-          'scheduled retrain done',
-        );
-      },
-    });
+    const patterns: Record<string, string> = {
+      eviction: this.settings.retrainCronEviction,
+      forecast: this.settings.retrainCronForecast,
+    };
+    for (const kind of registry.kindNames()) {
+      this.scheduler.add({
+        kind,
+        pattern: patterns[kind] ?? '',
+        jitterSec: this.settings.retrainJitterSec,
+        run: async () => {
+          const outcomes = await registry.retrain(kind, undefined, 'scheduler');
+          this.log.info(
+            {
+              kind,
+              outcomes: outcomes.map((o) => ({
+                target: o.target,
+                status: o.status,
+                version: o.version,
+                reason: o.reason ?? o.evaluation?.reason,
+              })),
+            },
+            'scheduled retrain done',
+          );
+        },
+      });
+    }
   }
 
-  /** The model registry; undefined with PRESCIENT_VICTIM_RANKER=lru (no learned model kind). */
+  /** The model registry (kind `forecast` always, `eviction` with ranker `learned`); undefined before start. */
   get models(): ModelRegistry | undefined {
     return this.registry;
   }
@@ -723,8 +763,7 @@ export class Engine {
           .map((k) => ({ key: k.key, count: k.decayedCounts[0] ?? 0 })),
       );
     }
-    const ids = store.seriesIds().filter((id) => id.startsWith('pool.') || id.startsWith('node.'));
-    return this.forecasts.update(store, ids);
+    return this.forecasts.update(store, forecastSeriesIds(store.seriesIds()));
   }
 
   /** The forecast a weigher sees for a pool: the coming steps' p50 and p90, and the spike flag. */

@@ -369,7 +369,7 @@ export const SPEC = {
     env: 'PRESCIENT_MODEL_DIR',
     kind: 'string',
     default: 'models',
-    doc: 'Directory of saved models: <dir>/<kind>/<version>/ (eviction: <node>@<n>) and the aliases mirror <dir>/<kind>/aliases.json (models/README.md).',
+    doc: 'Directory of saved models: <dir>/<kind>/<version>/ (eviction: <node>@<n>, forecast: <series>@<n>) and the aliases mirror <dir>/<kind>/aliases.json (models/README.md).',
   },
   modelEvalRequests: {
     env: 'PRESCIENT_MODEL_EVAL_REQUESTS',
@@ -391,6 +391,12 @@ export const SPEC = {
     kind: 'cron',
     default: '*/15 * * * *',
     doc: 'When the eviction model of every cache node is retrained and evaluated (cron: 5 fields, or 6 with seconds first); empty or off = only on demand (POST /v1/models/eviction/retrain).',
+  },
+  retrainCronForecast: {
+    env: 'PRESCIENT_RETRAIN_CRON_FORECAST',
+    kind: 'cron',
+    default: '0 * * * *',
+    doc: 'When the forecast model of every pool and cache-node series is retrained and evaluated (cron, as PRESCIENT_RETRAIN_CRON_EVICTION); empty or off = only on demand (POST /v1/models/forecast/retrain).',
   },
   retrainJitterSec: {
     env: 'PRESCIENT_RETRAIN_JITTER_SEC',
@@ -433,6 +439,14 @@ export const SPEC = {
     default: '2',
     min: 1,
     doc: 'Seasons of history a series needs before the served model is fit (before: seasonal naive, reason FALLBACK).',
+  },
+  forecastPromoteMargin: {
+    env: 'PRESCIENT_FORECAST_PROMOTE_MARGIN',
+    kind: 'number',
+    default: '0.05',
+    min: 0,
+    max: 0.99,
+    doc: "A forecast challenger is promoted automatically only if its MASE on the holdout is at most (1 − this) × the lower of the champion's and seasonal naive's (relative improvement); else it is kept as the challenger.",
   },
   tfBackend: {
     env: 'PRESCIENT_TF_BACKEND',

@@ -77,8 +77,10 @@ function combine(
 export class SelectedFitted implements FittedForecaster {
   constructor(
     readonly selection: Selection,
-    private readonly members: readonly FittedForecaster[],
-    private readonly errors: ErrorQuantiles | undefined,
+    /** The chosen models, fitted, in `selection.models` order (read to version them). */
+    readonly members: readonly FittedForecaster[],
+    /** Shared interval offsets of a combination; undefined for a single model. */
+    readonly errors: ErrorQuantiles | undefined,
   ) {}
 
   /** Combined point forecast (the single member's p50 for `best`). */

@@ -9,6 +9,11 @@
  * `refitIntervalMs` on the history at hand; a series with less than `minFitSeasons` seasons of
  * history is forecast by the fallback (seasonal naive, or naive under one season) with reason
  * code `FALLBACK`.
+ *
+ * A series with a champion in the model registry (`forecast` kind, {@link setChampion}) is
+ * forecast by it instead, without refitting, while the series still starts where the champion was
+ * fit (the models index steps from that start); a champion that could not be loaded
+ * (`unservedChampion`) makes the series serve the fallback with reason `FALLBACK`.
  */
 import type { ReasonCode } from '../decisions.js';
 import type { SeriesView } from '../features/types.js';
@@ -75,6 +80,23 @@ export interface ForecastServiceOptions {
   readonly fitServed: FitFn;
   /** Used while a series is too short for the served model. */
   readonly fitFallback: FitFn;
+  /** The series' registry champion that could not be served (refused at start), if any. */
+  readonly unservedChampion?: (series: string) => string | undefined;
+}
+
+/** A registry champion, as {@link ForecastService.setChampion} serves it. */
+export interface ChampionModel extends ServedModel {
+  /** Start (epoch ms) and step of the series it was fit on: index 0 of its `values`. */
+  readonly startMs: number;
+  readonly stepSec: number;
+}
+
+/** A series' complete buckets as requests per second (the bucket still filling is left out). */
+export function completeValues(view: SeriesView): Float64Array {
+  const complete = Math.max(0, view.counts.length - 1);
+  const values = new Float64Array(complete);
+  for (let i = 0; i < complete; i++) values[i] = view.counts[i]! / view.stepSec;
+  return values;
 }
 
 /** What the service reads: the feature store's series. */
@@ -94,8 +116,15 @@ interface State {
 
 export class ForecastService {
   private readonly states = new Map<string, State>();
+  private readonly champions = new Map<string, ChampionModel>();
 
   constructor(private readonly o: ForecastServiceOptions) {}
+
+  /** Serves `champion` for `series` from its next forecast on (undefined: refit as before). */
+  setChampion(series: string, champion: ChampionModel | undefined): void {
+    if (champion) this.champions.set(series, champion);
+    else this.champions.delete(series);
+  }
 
   /** The latest forecast of a series, if one was made. */
   view(series: string): ForecastView | undefined {
@@ -151,8 +180,7 @@ export class ForecastService {
   ): Promise<ForecastView> {
     const h = this.o.horizon;
     const stepMs = view.stepSec * 1000;
-    const values = new Float64Array(complete);
-    for (let i = 0; i < complete; i++) values[i] = view.counts[i]! / view.stepSec;
+    const values = completeValues(view);
     const season = this.season(view.stepSec);
     const info: SeriesInfo = { stepSec: view.stepSec, startMs: view.startMs, season };
     const enough = season > 0 && complete >= this.o.minFitSeasons * season;
@@ -160,7 +188,13 @@ export class ForecastService {
     let model: ServedModel;
     let reason: ReasonCode;
     let text: string;
-    if (enough) {
+    const champion = this.champions.get(id);
+    const unserved = champion ? undefined : this.o.unservedChampion?.(id);
+    if (enough && champion?.startMs === view.startMs && champion.stepSec === view.stepSec) {
+      model = champion;
+      reason = 'MODEL';
+      text = `forecast by champion ${champion.model.version} (${complete} steps)`;
+    } else if (enough && unserved === undefined) {
       if (!state.served || originMs - state.fittedAtMs >= this.o.refitIntervalMs) {
         state.served = await this.o.fitServed(values, complete, info, h);
         state.fittedAtMs = originMs;
@@ -174,9 +208,11 @@ export class ForecastService {
       model = state.fallback;
       reason = 'FALLBACK';
       text =
-        season > 0
-          ? `${complete} steps of history; the served model needs ${this.o.minFitSeasons * season} (${this.o.minFitSeasons} seasons)`
-          : `step ${view.stepSec} s does not divide a day: no seasonal model`;
+        enough && unserved !== undefined
+          ? `champion ${unserved} cannot be served (refused at load): fallback`
+          : season > 0
+            ? `${complete} steps of history; the served model needs ${this.o.minFitSeasons * season} (${this.o.minFitSeasons} seasons)`
+            : `step ${view.stepSec} s does not divide a day: no seasonal model`;
     }
     const q = model.fitted.forecast(values, complete - 1, h);
     const points: ForecastPoint[] = [];

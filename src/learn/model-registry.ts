@@ -11,7 +11,8 @@
  *     → save its files (with the evaluation in metadata.json), store the aliases, audit.
  *
  * Kinds plug in through {@link ModelKindPlugin} (train, evaluate, encode / decode, install the
- * champion for serving); `learn/eviction-model-kind.ts` is the `eviction` kind. I/O comes in
+ * champion for serving); `learn/eviction-model-kind.ts` is the `eviction` kind,
+ * `learn/forecast-model-kind.ts` the `forecast` kind. I/O comes in
  * through interfaces — {@link VersionStore} (files: models/<kind>/ and the NATS Object Store),
  * {@link AliasStore} (Redis or a file), the audit log — wired by the engine; the rules themselves
  * are the pure functions of `learn/promotion.ts`.
@@ -39,6 +40,11 @@ export interface ModelKindPlugin<M> {
   readonly kind: string;
   /** Id of the heuristic candidates are compared with (eviction: `lru`). */
   readonly heuristicId: string;
+  /**
+   * Promotion margin on this kind's score, when it is not the registry's (absolute, same unit as
+   * the score; forecast: on −ln MASE).
+   */
+  readonly margin?: number;
   /** Targets that could train now (eviction: cache nodes that sent access telemetry). */
   targets(): string[];
   /**
@@ -50,7 +56,10 @@ export interface ModelKindPlugin<M> {
   train(
     target: string,
     version: (seq: number) => string,
-  ): { ok: true; model: M } | { ok: false; reason: string };
+  ):
+    | { ok: true; model: M }
+    | { ok: false; reason: string }
+    | Promise<{ ok: true; model: M } | { ok: false; reason: string }>;
   versionOf(model: M): string;
   /** The version's files, `evaluation` included in its metadata. */
   encode(model: M, evaluation: Evaluation | null): ModelFiles;
@@ -145,7 +154,10 @@ export interface ModelRegistryOptions {
   readonly aliases: AliasStore;
   /** Appends to the audit log (`model.retrain`, `model.promote`, `model.rollback`, `model.refused`). */
   readonly audit: (entry: AuditInput) => Promise<unknown>;
-  /** Promote when the candidate beats max(champion, heuristic) by this much (absolute). */
+  /**
+   * Promote when the candidate beats max(champion, heuristic) by this much (absolute), for kinds
+   * without their own {@link ModelKindPlugin.margin}.
+   */
   readonly margin: number;
   readonly log: RegistryLogger;
   readonly now?: () => number;
@@ -280,6 +292,13 @@ export class ModelRegistry {
       await Promise.allSettled(pending);
       if ([...this.chains.values()].every((p) => pending.includes(p))) return;
     }
+  }
+
+  /** The target's champion when it is not the version served (refused at load), else undefined. */
+  unservedChampion(kind: string, target: string): string | undefined {
+    const s = this.kinds.get(kind)?.targets.get(target);
+    const champion = s?.aliases.champion ?? null;
+    return champion !== null && s?.served?.version !== champion ? champion : undefined;
   }
 
   hasChampion(kind: string, target: string): boolean {
@@ -461,7 +480,7 @@ export class ModelRegistry {
       if (latest === undefined) return notTrained('no model trained yet');
       candidate = latest;
     } else {
-      const trained = k.plugin.train(target, name);
+      const trained = await k.plugin.train(target, name);
       if (!trained.ok) return notTrained(trained.reason);
       candidate = trained.model;
     }
@@ -477,7 +496,7 @@ export class ModelRegistry {
       const champion = s.served?.model;
       const evaluated = await k.plugin.evaluate(target, candidate, champion);
       if (!evaluated.ok) return notTrained(evaluated.reason);
-      evaluation = evaluationOf(evaluated.scores, this.o.margin, {
+      evaluation = evaluationOf(evaluated.scores, k.plugin.margin ?? this.o.margin, {
         championVersion: s.served?.version ?? null,
         heuristicId: k.plugin.heuristicId,
         evaluatedAtMs: this.now(),

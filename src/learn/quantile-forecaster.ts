@@ -111,8 +111,8 @@ export interface QuantileFitReport {
   readonly fitMs: number;
 }
 
-/** Plain-JS weights of a fitted network (row-major, `in × out`) and its band calibration. */
-interface MlpWeights {
+/** Plain-JS weights of a fitted network (row-major, `in × out`). */
+export interface MlpWeights {
   readonly w1: Float64Array;
   readonly b1: Float64Array;
   readonly w2: Float64Array;
@@ -133,11 +133,15 @@ export class FittedQuantileMlp implements FittedForecaster {
 
   constructor(
     readonly layout: DirectLayout,
-    private readonly members: readonly MlpWeights[],
+    /** The networks averaged (read to version the model: `learn/forecast-model-files.ts`). */
+    readonly members: readonly MlpWeights[],
     public report: QuantileFitReport,
+    /** Band multipliers [below p50, above p50] of a model read back; default as trained (1, 1). */
+    bandScales?: readonly [number, number],
   ) {
     this.row = new Float64Array(layout.width);
     this.hid = new Float64Array(Math.max(1, ...members.map((w) => w.hidden)));
+    if (bandScales) [this.lowScale, this.highScale] = bandScales;
   }
 
   /** Band multipliers found by calibration: [below p50, above p50]. */

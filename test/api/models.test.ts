@@ -1,7 +1,7 @@
 /**
  * The model routes in embedded mode (no NATS, no Redis): the registry's aliases live in
  * models/eviction/aliases.json, so a restarted engine on the same model directory serves the same
- * champion; with the `lru` ranker there is no model kind at all. The flow on real servers is in
+ * champion; with the `lru` ranker there is no eviction kind (only `forecast`). The flow on real servers is in
  * test/integration/models.test.ts.
  */
 import { rm } from 'node:fs/promises';
@@ -26,7 +26,7 @@ function events(from: number, n: number) {
 }
 
 describe('model routes', () => {
-  it('list nothing and know no kind with the lru ranker', async () => {
+  it('list nothing and know no eviction kind with the lru ranker', async () => {
     const { engine, app, settings } = await embeddedApp({ victimRanker: 'lru' });
     dirs.push(settings.modelDir);
     expect((await app.inject('/v1/models')).json()).toEqual({ models: [] });

@@ -121,3 +121,26 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** The body of GET /v1/models, as the registry tests read it. */
+export interface ModelsBody {
+  models: {
+    kind: string;
+    target: string;
+    champion: string | null;
+    challenger: string | null;
+    history: string[];
+    serving: string | null;
+    versions: {
+      version: string;
+      createdAt: string | null;
+      metrics: Record<string, number> | null;
+      evaluation: {
+        metric: string;
+        candidate: number;
+        heuristic: number;
+        promote: boolean;
+      } | null;
+    }[];
+  }[];
+}

@@ -20,6 +20,7 @@ import {
   startApp,
   stopApp,
   waitFor,
+  type ModelsBody,
 } from '../helpers/engine.js';
 import { cleanup, redisConnection } from './servers.js';
 
@@ -74,23 +75,6 @@ async function sendAccess(engine: Engine, n: number): Promise<void> {
     15_000,
     `${n} events applied`,
   );
-}
-
-interface ModelsBody {
-  models: {
-    kind: string;
-    target: string;
-    champion: string | null;
-    challenger: string | null;
-    history: string[];
-    serving: string | null;
-    versions: {
-      version: string;
-      createdAt: string | null;
-      metrics: Record<string, number> | null;
-      evaluation: { candidate: number; heuristic: number; promote: boolean } | null;
-    }[];
-  }[];
 }
 
 async function models(app: App) {
@@ -210,7 +194,7 @@ describe('model registry (eviction)', () => {
     expect(asOperator.statusCode).toBe(403);
     const unknown = await app.inject({
       method: 'POST',
-      url: '/v1/models/forecast/retrain',
+      url: '/v1/models/nope/retrain',
       payload: {},
     });
     expect(unknown.statusCode).toBe(404);

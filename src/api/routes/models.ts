@@ -19,10 +19,18 @@ import { actorOf } from '../auth.js';
 import { ErrorReply, NodeName } from '../schemas.js';
 
 const KindParams = Type.Object({
-  kind: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'Model kind: eviction.' }),
+  kind: Type.String({
+    pattern: '^[a-z][a-z0-9-]{0,31}$',
+    description: 'Model kind: eviction or forecast.',
+  }),
 });
-/** The model target (eviction: the cache node). */
-const Target = NodeName;
+/** The model target (eviction: the cache node; forecast: the series, `pool.<pool>`, `node.<node>`). */
+const Target = Type.String({
+  // A node name, or a series id: a dot-separated prefix and name.
+  pattern: '^[A-Za-z0-9_\\-=/.]+$',
+  minLength: 1,
+  maxLength: NodeName.maxLength ?? 256,
+});
 const Version = Type.String({
   pattern: '^[A-Za-z0-9_.:-]+@[0-9]{1,12}$',
   maxLength: 300,
