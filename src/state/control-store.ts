@@ -99,6 +99,11 @@ local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[2]
 return {v, id}
 `;
 
+/** XADD arguments after the key: trim to about AUDIT_MAX, auto id, the entry in field `e`. */
+function auditXaddArgs(entry: AuditInput, at: number) {
+  return ['MAXLEN', '~', String(AUDIT_MAX), '*', 'e', JSON.stringify({ ...entry, at })] as const;
+}
+
 class RedisAuditLog implements AuditLog {
   constructor(
     private readonly redis: Redis,
@@ -107,15 +112,7 @@ class RedisAuditLog implements AuditLog {
 
   async append(input: AuditInput): Promise<AuditEntry> {
     const at = Date.now();
-    const id = await this.redis.xadd(
-      this.key,
-      'MAXLEN',
-      '~',
-      String(AUDIT_MAX),
-      '*',
-      'e',
-      JSON.stringify({ ...input, at }),
-    );
+    const id = await this.redis.xadd(this.key, ...auditXaddArgs(input, at));
     return { ...input, at, id: id! };
   }
 
@@ -174,15 +171,7 @@ export class RedisControlStore implements ControlStore {
     const res = await this.redis
       .multi()
       .hset(hash, field, JSON.stringify(value))
-      .xadd(
-        this.keys.audit,
-        'MAXLEN',
-        '~',
-        String(AUDIT_MAX),
-        '*',
-        'e',
-        JSON.stringify({ ...audit, at }),
-      )
+      .xadd(this.keys.audit, ...auditXaddArgs(audit, at))
       .exec();
     const failed = res?.find(([err]) => err !== null);
     if (!res || failed) throw failed?.[0] ?? new Error('Redis MULTI aborted');

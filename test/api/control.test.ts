@@ -4,7 +4,7 @@
  * and Redis, with timing and restarts, are in test/integration/control.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, embeddedApp, latencyEvents, waitFor } from '../helpers/engine.js';
+import { bearer, embeddedApp, latencyEvents, postTelemetry, waitFor } from '../helpers/engine.js';
 import type { Engine } from '../../src/engine.js';
 import type { App } from '../../src/api/app.js';
 import type { WeightsDocument, EvictionDocument } from '../../src/publish/document.js';
@@ -24,17 +24,11 @@ beforeAll(async () => {
     ...Array.from({ length: 10 }, (_, i) => `k${i}`),
     ...Array.from({ length: 5 }, (_, i) => `user:${i}`),
   ].map((key, i) => ({ ts: 1_000 + i, key, op: 'get', hit: false }));
-  for (const [kind, source, events] of [
+  const codes = await postTelemetry(app, [
     ['latency', 'lb-1', latency],
     ['access', 'n1', access],
-  ] as const) {
-    const r = await app.inject({
-      method: 'POST',
-      url: '/v1/telemetry',
-      payload: { kind, source, events },
-    });
-    expect(r.statusCode).toBe(202);
-  }
+  ]);
+  expect(codes).toEqual([202, 202]);
   await engine.publishNow();
 });
 afterAll(async () => {

@@ -19,7 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
 import { Engine } from '../../src/engine.js';
 import { createLogger } from '../../src/log.js';
-import { isolatedSettings, latencyEvents, TEST_TOKENS } from '../helpers/engine.js';
+import { isolatedSettings, latencyEvents, postTelemetry, TEST_TOKENS } from '../helpers/engine.js';
 import {
   accessArb,
   BAD_UTF8,
@@ -65,18 +65,15 @@ async function seed(): Promise<string[]> {
     key: `k${i}`,
     hit: false,
   }));
-  for (const [kind, source, events] of [
-    ['latency', 'lb-1', latency],
-    ['access', 'n1', access],
-  ] as const) {
-    const r = await app.inject({
-      method: 'POST',
-      url: '/v1/telemetry',
-      headers: json,
-      payload: JSON.stringify({ kind, source, events }),
-    });
-    expect(r.statusCode).toBe(202);
-  }
+  const codes = await postTelemetry(
+    app,
+    [
+      ['latency', 'lb-1', latency],
+      ['access', 'n1', access],
+    ],
+    json,
+  );
+  expect(codes).toEqual([202, 202]);
   await engine.publishNow();
   const ids: string[] = [];
   for (const payload of [

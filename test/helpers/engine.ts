@@ -122,6 +122,28 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Sends each `[kind, source, events]` batch with POST /v1/telemetry; returns the status codes
+ * (202 each when every batch had a good event). `headers` default to the app's own.
+ */
+export async function postTelemetry(
+  app: App,
+  batches: readonly (readonly ['access' | 'latency', string, readonly object[]])[],
+  headers: Record<string, string> = {},
+): Promise<number[]> {
+  const codes: number[] = [];
+  for (const [kind, source, events] of batches) {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/telemetry',
+      headers,
+      payload: { kind, source, events },
+    });
+    codes.push(r.statusCode);
+  }
+  return codes;
+}
+
 /** The body of GET /v1/models, as the registry tests read it. */
 export interface ModelsBody {
   models: {
