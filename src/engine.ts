@@ -11,7 +11,9 @@
  *     Redis) → each node's champion → LearnedVictimRanker (`learned`)
  *
  * Mode is chosen by the settings alone: NATS_URL set → JetStream; REDIS_URL set → Redis
- * checkpoints. A configured server that is unreachable is retried with backoff and /readyz
+ * checkpoints; PRESCIENT_PARTITIONS ≥ 1 → scale-out: this replica holds the leases of some
+ * partitions (cluster/replica-coordinator.ts) and applies, checkpoints and publishes only theirs
+ * (cluster/partition-table.ts, docs/scaling.md). A configured server that is unreachable is retried with backoff and /readyz
  * answers 503 meanwhile; the engine never silently falls back to the embedded pieces.
  */
 import { randomUUID } from 'node:crypto';
@@ -91,6 +93,11 @@ export function configuredTokens(s: Settings): TokenRecord[] {
   return out;
 }
 import { PolicyHistory } from './publish/history.js';
+import { hostname } from 'node:os';
+import type { Features } from './features/types.js';
+import { PartitionTable, POOL_PARTITION } from './cluster/partition-table.js';
+import { ReplicaCoordinator, type PartitionHost } from './cluster/replica-coordinator.js';
+import { RedisLeases, ReplicaMembership, type Lease } from './state/leases.js';
 
 export type EngineState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -179,7 +186,13 @@ export class Engine {
   readonly mode: { readonly bus: 'embedded' | 'nats'; readonly state: 'memory' | 'redis' };
   readonly bus: TelemetryBus;
   readonly ingestor: Ingestor;
-  private storeValue: FeatureStore;
+  /** One engine: every feature. Scale-out: the shards of the partitions held (`table.features`). */
+  private storeValue: FeatureStore | PartitionTable['features'];
+  /** Scale-out (PRESCIENT_PARTITIONS ≥ 1): the partitions held, their watermarks and checkpoints. */
+  private table: PartitionTable | undefined;
+  private coordinator: ReplicaCoordinator | undefined;
+  /** This replica's name in the leases (PRESCIENT_REPLICA_ID, or the host name). */
+  readonly replicaId: string;
   private publisherValue: PolicyPublisher | undefined;
   private readonly nats: NatsClient | undefined;
   private readonly redis: RedisClient | undefined;
@@ -246,6 +259,7 @@ export class Engine {
       unservedChampion: (series) => this.registry?.unservedChampion('forecast', series),
     });
     this.storeValue = new FeatureStore(featureOptions(settings));
+    this.replicaId = settings.replicaId ?? hostname();
     if (settings.natsUrl !== undefined) {
       this.nats = new NatsClient({
         url: settings.natsUrl,
@@ -253,7 +267,12 @@ export class Engine {
         log,
         security: settings,
       });
-      this.bus = new NatsBus(this.nats, settings, this.n, log);
+      // Scale-out: each replica reads the whole stream with its own durable consumer.
+      const consumerName =
+        settings.partitions > 0
+          ? `${settings.consumerName}-${this.replicaId.replace(/[^A-Za-z0-9_-]/g, '_')}`
+          : settings.consumerName;
+      this.bus = new NatsBus(this.nats, { ...settings, consumerName }, this.n, log);
     } else {
       this.bus = new MemoryBus();
     }
@@ -296,7 +315,7 @@ export class Engine {
     });
   }
 
-  get store(): FeatureStore {
+  get store(): Features {
     return this.storeValue;
   }
   get state(): EngineState {
@@ -348,8 +367,11 @@ export class Engine {
     if (this.redis) {
       await this.redis.connect();
       await this.control.attach(new RedisControlStore(this.redis.redis, this.settings.redisPrefix));
-      this.snapshots = new RedisSnapshotStore(this.redis.redis, this.n.redisSnapshotKey);
-      await this.restore();
+      if (this.settings.partitions > 0) this.openCluster(this.redis);
+      else {
+        this.snapshots = new RedisSnapshotStore(this.redis.redis, this.n.redisSnapshotKey);
+        await this.restore();
+      }
       // Caches can also take their victims from Redis: ZPOPMAX prescient:evict:<node>.
       sink = new FanoutSink(
         sink,
@@ -373,6 +395,7 @@ export class Engine {
         weighContext: (pool) => this.weighContext(pool),
         overrides: (kind, target, nowMs) => this.control.activeFor(kind, target, nowMs),
         heuristic: this.heuristic,
+        ...(this.table ? { owns: (kind, target) => this.owns(kind, target) } : {}),
       },
     );
     // Overrides loaded from the store (a restart) apply from the first publication.
@@ -387,7 +410,9 @@ export class Engine {
     for (const node of this.evictionChampions.keys()) {
       if (known.has(node)) this.publisherValue.markChanged('eviction', node);
     }
-    await this.bus.start(this.appliedSeq, (msg) => this.apply(msg));
+    // Scale-out: the first round takes this replica's partitions and starts delivery.
+    if (this.coordinator) await this.coordinator.start();
+    else await this.bus.start(this.appliedSeq, (msg) => this.apply(msg));
     const onError = (what: string) => (err: unknown) =>
       this.log.warn({ err: (err as Error).message }, `${what} failed; retrying`);
     this.stopLoops.push(
@@ -436,9 +461,106 @@ export class Engine {
     );
   }
 
-  /** Applies one bus message exactly once. */
+  /**
+   * Scale-out: the partition table and the lease coordinator. Each partition is checkpointed
+   * under `<features snapshot key>:p<partition>`, fenced by its lease.
+   */
+  private openCluster(redis: RedisClient): void {
+    const { partitions, leaseTtlMs, redisPrefix } = this.settings;
+    const leases = new RedisLeases(redis.redis, redisPrefix, leaseTtlMs);
+    const stores = new Map<number, SnapshotStore>();
+    this.table = new PartitionTable({
+      partitions,
+      features: featureOptions(this.settings),
+      accessSubjectPrefix: `${this.settings.subjectPrefix}.telemetry.access.`,
+      streamCreated: () => this.streamCreated,
+      snapshots: (p) => {
+        let store = stores.get(p);
+        if (store === undefined) {
+          store = new RedisSnapshotStore(redis.redis, `${this.n.redisSnapshotKey}:p${p}`, {
+            leases,
+            lease: () => this.coordinator?.leaseOf(p),
+          });
+          stores.set(p, store);
+        }
+        return store;
+      },
+    });
+    this.storeValue = this.table.features;
+    const host: PartitionHost = { rebalance: (next, lost) => this.rebalance(next, lost) };
+    this.coordinator = new ReplicaCoordinator({
+      self: this.replicaId,
+      partitions,
+      ttlMs: leaseTtlMs,
+      leases,
+      members: new ReplicaMembership(redis.redis, redisPrefix, leaseTtlMs),
+      host,
+      onError: (err) =>
+        this.log.warn({ err: (err as Error).message }, 'lease round failed; retrying'),
+    });
+  }
+
+  /**
+   * The partitions held change: stop delivery, drop partitions whose lease was lost, checkpoint
+   * the rest while their leases are held (hand-overs included), drop the hand-overs, restore the
+   * new ones from their checkpoints, and resume delivery from the lowest sequence any needs.
+   */
+  private async rebalance(
+    next: ReadonlyMap<number, Lease>,
+    lost: ReadonlySet<number>,
+  ): Promise<void> {
+    const table = this.table!;
+    await this.bus.stopDelivery();
+    for (const p of lost) this.dropPartition(p, 'lease lost (no checkpoint: it is fenced out)');
+    try {
+      await this.checkpoint();
+    } catch (err) {
+      this.log.warn(
+        { err: (err as Error).message },
+        'checkpoint before a hand-over failed: the next holder replays from the last one',
+      );
+    }
+    for (const p of table.held()) if (!next.has(p)) this.dropPartition(p, 'handed over');
+    for (const p of next.keys()) if (!table.features.owns(p)) await this.adoptPartition(p);
+    await this.bus.start(table.resumeAfter(), (msg) => this.apply(msg));
+  }
+
+  private dropPartition(p: number, why: string): void {
+    const nodes = this.table!.drop(p);
+    for (const node of nodes) this.trainer?.forget(node);
+    this.log.info({ partition: p, nodes: nodes.length, why }, 'partition released');
+  }
+
+  private async adoptPartition(p: number): Promise<void> {
+    const r = await this.table!.adopt(p);
+    const shard = this.table!.features.shard(p)!;
+    // Its last holder may have promoted models since this replica started.
+    await this.registry?.adopt('eviction', shard.nodes());
+    await this.registry?.adopt('forecast', forecastSeriesIds(shard.seriesIds()));
+    for (const node of shard.nodes()) this.publisherValue?.markChanged('eviction', node);
+    for (const pool of shard.pools()) this.publisherValue?.markChanged('weights', pool);
+    this.log.info(
+      { partition: p, restoredSeq: r.restoredSeq, keys: r.keys, leader: p === POOL_PARTITION },
+      'partition taken',
+    );
+  }
+
+  /** Scale-out: whether this replica publishes a target (its partition is held here). */
+  private owns(kind: PolicyKind, target: string): boolean {
+    const f = this.table!.features;
+    if (kind === 'eviction') return f.ownsNode(target);
+    if (kind === 'forecast' && target.startsWith('node.'))
+      return f.ownsNode(target.slice('node.'.length));
+    return f.owns(POOL_PARTITION);
+  }
+
+  /** Applies one bus message exactly once (scale-out: once per partition, if held here). */
   private apply(msg: InboundMessage): void {
-    if (msg.seq <= this.appliedSeq) {
+    if (this.table) {
+      const verdict = this.table.admit(msg.seq, msg.subject);
+      if (verdict === 'duplicate') this.duplicates++;
+      if (verdict !== 'apply') return;
+    } else if (msg.seq <= this.appliedSeq) {
       this.duplicates++;
       return;
     }
@@ -447,7 +569,8 @@ export class Engine {
       msg.data,
       msg.msgId === undefined ? { seq: msg.seq } : { seq: msg.seq, msgId: msg.msgId },
     );
-    this.appliedSeq = msg.seq;
+    this.appliedSeq = Math.max(this.appliedSeq, msg.seq);
+    this.requestPublish();
     const now = Date.now();
     this.metrics.applyLatency.observe(Math.max(0, now - msg.storedAtMs) / 1000);
     this.onApplied?.(msg, now);
@@ -455,13 +578,20 @@ export class Engine {
 
   /** Saves the features with the sequence they include, then acks telemetry up to it. */
   async checkpoint(): Promise<void> {
+    if (this.table) {
+      // Serialized, never skipped: a hand-over must wait for its checkpoint.
+      const run = this.checkpointChain.then(() => this.checkpointPartitions(this.table!));
+      this.checkpointChain = run.catch(() => undefined);
+      return run;
+    }
     if (this.checkpointing || this.appliedSeq === this.checkpointedSeq) return;
     this.checkpointing = true;
     const seq = this.appliedSeq;
     const end = this.metrics.checkpointSeconds.startTimer();
     try {
       if (this.snapshots.kind !== 'memory') {
-        const snapshot = this.storeValue.snapshot();
+        // One engine (no partition table): the store is never sharded.
+        const snapshot = (this.storeValue as FeatureStore).snapshot();
         await this.snapshots.save({
           snapshot,
           meta: {
@@ -480,6 +610,27 @@ export class Engine {
     } finally {
       end();
       this.checkpointing = false;
+    }
+  }
+
+  private checkpointChain: Promise<unknown> = Promise.resolve();
+
+  /** Scale-out: each held partition with new telemetry, then acks what all of them hold. */
+  private async checkpointPartitions(table: PartitionTable): Promise<void> {
+    const end = this.metrics.checkpointSeconds.startTimer();
+    try {
+      const { ackThrough, failures } = await table.checkpoint();
+      for (const f of failures) {
+        this.checkpointFailures++;
+        this.log.warn(
+          { partition: f.partition, err: (f.err as Error).message },
+          'partition checkpoint failed',
+        );
+      }
+      this.bus.ackThrough(ackThrough);
+      this.checkpointedSeq = ackThrough;
+    } finally {
+      end();
     }
   }
 
@@ -715,6 +866,28 @@ export class Engine {
   /** Publications in order: the loop, override changes and tests never run two at once. */
   private publishing: Promise<unknown> = Promise.resolve();
 
+  /**
+   * Telemetry was applied: publish the targets it changed soon, not at the next tick. All
+   * targets changed meanwhile go out together, at most once per PRESCIENT_PUBLISH_MIN_INTERVAL_MS
+   * (a burst of messages makes one publication, not one per message). The tick keeps the slower
+   * work (overrides, training, forecasts, TTL refreshes).
+   */
+  private requestPublish(): void {
+    const minMs = this.settings.publishMinIntervalMs;
+    if (minMs === 0 || this.changeTimer !== undefined || this.stateValue !== 'running') return;
+    const waitMs = Math.max(0, this.lastChangePublishMs + minMs - Date.now());
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = undefined;
+      this.lastChangePublishMs = Date.now();
+      const run = this.publishing.then(() => this.publisherValue?.tick() ?? 0);
+      this.publishing = run.catch((err: unknown) =>
+        this.log.warn({ err: (err as Error).message }, 'publishing changed targets failed'),
+      );
+    }, waitMs);
+  }
+  private changeTimer: NodeJS.Timeout | undefined;
+  private lastChangePublishMs = 0;
+
   private async publishInner(): Promise<number> {
     const publisher = this.publisherValue;
     if (!publisher) return 0;
@@ -723,7 +896,8 @@ export class Engine {
     // are published all the same, with the overrides last read: policies do not stop with Redis.
     try {
       await this.control.refresh();
-      await this.control.expire();
+      // Scale-out: the leader expires (and audits) overrides, once for all replicas.
+      if (!this.table || this.table.isLeader()) await this.control.expire();
     } catch (err) {
       this.log.warn(
         { err: (err as Error).message },
@@ -837,6 +1011,24 @@ export class Engine {
       features: this.storeValue.stats(),
       publish: this.publisherValue?.stats() ?? null,
       eviction: { ranker: this.victimRanker.id, nodes: this.evictionTraining() },
+      cluster: this.clusterStats(),
+    };
+  }
+
+  /** Scale-out: this replica, its partitions and positions, the leader flag, the live replicas. */
+  clusterStats() {
+    const table = this.table;
+    const c = this.coordinator;
+    if (!table || !c) return null;
+    return {
+      replica: this.replicaId,
+      partitions: this.settings.partitions,
+      held: table.held(),
+      leader: table.isLeader(),
+      live: c.liveReplicas,
+      rebalances: c.rebalances,
+      skippedMessages: table.skipped,
+      positions: table.positions(),
     };
   }
 
@@ -848,8 +1040,11 @@ export class Engine {
     if (this.stateValue === 'stopped' || this.stateValue === 'stopping') return;
     const wasRunning = this.stateValue === 'running';
     this.stateValue = 'stopping';
+    await this.coordinator?.stop();
     await this.scheduler?.stop();
+    clearTimeout(this.changeTimer);
     await Promise.all(this.stopLoops.map((s) => s()));
+    await this.publishing;
     this.stopLoops = [];
     if (wasRunning) {
       await this.bus.stopDelivery();
@@ -864,6 +1059,8 @@ export class Engine {
       }
     }
     await this.registry?.idle();
+    // Scale-out: checkpointed above with the leases held; the others take over at once.
+    await this.coordinator?.leave();
     this.trainer?.dispose();
     await this.bus.close();
     await this.redis?.close();
@@ -876,7 +1073,9 @@ export class Engine {
    */
   async abandon(): Promise<void> {
     this.stateValue = 'stopping';
+    await this.coordinator?.stop();
     await this.scheduler?.stop();
+    clearTimeout(this.changeTimer);
     await Promise.all(this.stopLoops.map((s) => s()));
     await this.bus.stopDelivery();
     await this.nats?.connection.close();

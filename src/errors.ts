@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   TELEMETRY_REJECTED: 'PRESCIENT_E_TELEMETRY_REJECTED',
   /** A dependency (NATS, Redis) is not connected, so the request cannot be served now. */
   UNAVAILABLE: 'PRESCIENT_E_UNAVAILABLE',
+  /** Scale-out: a write refused because this replica no longer holds the partition's lease. */
+  FENCED: 'PRESCIENT_E_FENCED',
   /** A trace file could not be read; the message names the line or byte offset. */
   TRACE_FORMAT: 'PRESCIENT_E_TRACE_FORMAT',
   /** A time series file (`timestamp,value` CSV) could not be read; the message names the line. */

@@ -15,3 +15,16 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * FNV-1a, 32 bits, over the UTF-16 code units of `s` (equal to the standard FNV-1a of the bytes
+ * for ASCII strings). Stable across restarts and processes; not a cryptographic hash.
+ */
+export function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

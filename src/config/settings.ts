@@ -192,6 +192,27 @@ export const SPEC = {
     default: 'prescient-engine',
     doc: 'Durable pull consumer the engine reads telemetry with.',
   },
+  partitions: {
+    env: 'PRESCIENT_PARTITIONS',
+    kind: 'int',
+    default: '0',
+    min: 0,
+    max: 4096,
+    doc: 'Scale-out (docs/scaling.md). 0: this engine holds all state. N ≥ 1: cache nodes are spread over N partitions by a hash of the node name; each replica holds the Redis leases of some and applies, checkpoints and publishes only theirs; the holder of partition 0 also holds the pools (latency, weights) and is the leader. Needs NATS_URL and REDIS_URL; every replica must use the same N.',
+  },
+  replicaId: {
+    env: 'PRESCIENT_REPLICA_ID',
+    kind: 'string',
+    default: undefined,
+    doc: 'Name of this replica in the leases (with PRESCIENT_PARTITIONS). Unset: the host name. Unique per running replica; a replica restarted under the same name takes its leases back at once.',
+  },
+  leaseTtlMs: {
+    env: 'PRESCIENT_LEASE_TTL_MS',
+    kind: 'int',
+    default: '10000',
+    min: 300,
+    doc: 'Partition leases expire this long after their holder stops renewing them (renewed every third of it): the failover time of a killed replica.',
+  },
   consumerAckWaitSec: {
     env: 'PRESCIENT_CONSUMER_ACK_WAIT_SEC',
     kind: 'int',
@@ -300,7 +321,14 @@ export const SPEC = {
     kind: 'int',
     default: '1000',
     min: 50,
-    doc: 'How often changed targets get a new policy document.',
+    doc: 'The publication tick: overrides re-read and expired, eviction shadows trained, forecasts updated, unchanged documents refreshed before their TTL, and changed targets published when PRESCIENT_PUBLISH_MIN_INTERVAL_MS is 0.',
+  },
+  publishMinIntervalMs: {
+    env: 'PRESCIENT_PUBLISH_MIN_INTERVAL_MS',
+    kind: 'int',
+    default: '100',
+    min: 0,
+    doc: 'Targets changed by telemetry are published as soon as it is applied, all changed targets together at most once per this many ms (coalescing bursts). 0 = only at the PRESCIENT_PUBLISH_INTERVAL_MS tick.',
   },
   policyTtlMs: {
     env: 'PRESCIENT_POLICY_TTL_MS',
@@ -624,6 +652,11 @@ export function loadSettings(
     );
   }
   checkConnections(s);
+  if (s.partitions > 0 && (s.natsUrl === undefined || s.redisUrl === undefined))
+    throw new ConfigError(
+      `PRESCIENT_PARTITIONS=${s.partitions} spreads state over replicas through NATS and Redis: set NATS_URL and REDIS_URL, or PRESCIENT_PARTITIONS=0 for one engine.`,
+      { env: 'PRESCIENT_PARTITIONS' },
+    );
   return s;
 }
 

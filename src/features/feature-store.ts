@@ -21,6 +21,7 @@ import type {
   BackendFeatures,
   ChangedTargets,
   FeatureStats,
+  Features,
   FeatureStoreOptions,
   KeyFeatures,
   SeriesView,
@@ -38,7 +39,7 @@ interface PoolEntry {
   readonly backends: Map<string, BackendEntry>;
 }
 
-export class FeatureStore {
+export class FeatureStore implements Features {
   private readonly options: FeatureStoreOptions;
   // Not readonly: restore() swaps in the decoded parts.
   private table: KeyTable;

@@ -4,6 +4,7 @@
  * Times are event times (epoch ms from the telemetry `ts`), never the wall clock, so replaying
  * the same telemetry gives the same features.
  */
+import type { AccessEvent, LatencyEvent } from '../telemetry/events.js';
 
 export interface FeatureStoreOptions {
   /** Keys tracked over all nodes together; past it a sampled least-frequently-used key is forgotten. */
@@ -94,8 +95,47 @@ export interface FeatureStats {
   readonly clockMs: number;
 }
 
-/** Targets whose features changed since the last {@link FeatureStoreApi.drainChanged}. */
+/** Targets whose features changed since the last {@link Features.drainChanged}. */
 export interface ChangedTargets {
   readonly nodes: readonly string[];
   readonly pools: readonly string[];
+}
+
+/**
+ * The feature store as the rest of the engine uses it: fold telemetry in, read features out.
+ * Implemented by one {@link ./feature-store.ts | FeatureStore} and by a
+ * {@link ./sharded-store.ts | ShardedFeatureStore} of several. Checkpointing (`snapshot` /
+ * `restore`) is left out: it belongs to one concrete store, not to this view of it.
+ */
+export interface Features {
+  /** Latest event time seen (epoch ms), 0 before any event. */
+  readonly clockMs: number;
+  /** Folds a batch of access events reported by cache `node` into its keys and series. */
+  applyAccess(node: string, events: readonly AccessEvent[]): void;
+  /** Folds a batch of latency events reported by `proxy` into backend, pool and series features. */
+  applyLatency(proxy: string, events: readonly LatencyEvent[]): void;
+  /** Features of `key` on `node`, decayed to the store clock; undefined if not tracked. */
+  keyFeatures(node: string, key: string): KeyFeatures | undefined;
+  /** Resident keys of `node` (0 for an unknown node); O(resident keys), call it rarely. */
+  residentKeys(node: string): number;
+  /** Up to `limit` resident keys of `node`, least recently used first; [] for an unknown node. */
+  lruVictims(node: string, limit: number): KeyFeatures[];
+  /** Resident keys of `node` starting with `prefix`, least recently used first, at most `limit`. */
+  keysWithPrefix(node: string, prefix: string, limit: number): string[];
+  /** The `k` hottest resident keys of `node` by the decayed count at `halfLifeIndex` (default 0). */
+  hottestKeys(node: string, k: number, halfLifeIndex?: number): KeyFeatures[];
+  backendFeatures(pool: string, backend: string): BackendFeatures | undefined;
+  /** Every backend of `pool`, sorted by backend name; [] for an unknown pool. */
+  poolBackends(pool: string): BackendFeatures[];
+  /** Cache nodes seen, sorted. */
+  nodes(): string[];
+  /** Backend pools seen, sorted. */
+  pools(): string[];
+  /** The series `id` up to the bucket holding the store clock; undefined if not tracked. */
+  series(id: string): SeriesView | undefined;
+  /** Ids of the tracked series, sorted. */
+  seriesIds(): string[];
+  stats(): FeatureStats;
+  /** Nodes and pools whose features changed since the previous call (sorted), then forgets them. */
+  drainChanged(): ChangedTargets;
 }

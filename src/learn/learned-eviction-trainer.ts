@@ -33,6 +33,7 @@
 import type { AccessEvent } from '../telemetry/events.js';
 import type { NodeEvictionModel, NodeEvictionModels } from '../policy/victim-ranker.js';
 import { LruPolicy } from '../policy/lru.js';
+import { fnv1a32 } from '../random.js';
 import {
   DEFAULT_LEARNED_SETTINGS,
   LearnedPolicy,
@@ -150,7 +151,7 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
       const e = events[i]!;
       // The shadow decides its own evictions: the node's del / evict reports are not requests.
       if (e.op === 'del' || e.op === 'evict') continue;
-      if (sampled && keyHash(e.key) >= n.threshold) continue;
+      if (sampled && fnv1a32(e.key) >= n.threshold) continue;
       n.keys.push(e.key);
       n.times.push(e.ts);
       n.sizes.push(e.size ?? 1);
@@ -232,7 +233,7 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
       // Events buffered before the rate was known: keep the sampled keys only.
       let w = 0;
       for (let r = n.head; r < n.keys.length; r++) {
-        if (keyHash(n.keys[r]!) >= n.threshold) continue;
+        if (fnv1a32(n.keys[r]!) >= n.threshold) continue;
         n.keys[w] = n.keys[r]!;
         n.times[w] = n.times[r]!;
         n.sizes[w] = n.sizes[r]!;
@@ -383,18 +384,17 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
     };
   }
 
+  /**
+   * Drops a node's shadow (its partition moved to another replica, docs/scaling.md): its buffered
+   * events, counters and tfjs variables. Its served champion lives in the model registry.
+   */
+  forget(node: string): void {
+    this.nodes.get(node)?.policy?.dispose();
+    this.nodes.delete(node);
+  }
+
   /** Frees every shadow's tfjs variables; the published models keep scoring. */
   dispose(): void {
     for (const n of this.nodes.values()) n.policy?.dispose();
   }
-}
-
-/** FNV-1a, 32 bits: the spatial sample of keys (stable across restarts and processes). */
-function keyHash(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

@@ -285,6 +285,32 @@ export class ModelRegistry {
     }
   }
 
+  /**
+   * Re-reads a kind's aliases and installs the champion of each of `targets` that differs from
+   * the one served: a replica taking over a partition (docs/scaling.md) serves what the
+   * partition's last holder promoted, not what was champion when this replica started.
+   */
+  async adopt(kind: string, targets: readonly string[]): Promise<void> {
+    const k = this.kinds.get(kind);
+    if (k === undefined || targets.length === 0) return;
+    const all = new Map(await this.o.aliases.load(kind));
+    for (const target of targets) {
+      const aliases = all.get(target);
+      if (aliases === undefined) continue;
+      const s = k.state(target);
+      s.aliases = aliases;
+      if (aliases.champion === null || s.served?.version === aliases.champion) continue;
+      try {
+        this.install(k, target, aliases.champion, await this.load(k, aliases.champion));
+      } catch (err) {
+        this.o.log.error(
+          { kind, target, version: aliases.champion, err: message(err) },
+          'champion of an adopted target refused: the heuristic serves it (reason FALLBACK)',
+        );
+      }
+    }
+  }
+
   /** Resolves when every operation started so far has finished. */
   async idle(): Promise<void> {
     for (;;) {

@@ -22,6 +22,7 @@
  * victims as it needs while it keeps winning, and the sketch's width and reset period are set
  * from the number of objects cached rather than the capacity.
  */
+import { fnv1a32 } from '../random.js';
 import {
   evictionPolicies,
   type CacheRequest,
@@ -99,14 +100,7 @@ export class FrequencySketch {
 const ROW_SEEDS = [0x9e3779b1, 0xc2b2ae35, 0x27d4eb2f, 0x165667b1];
 
 /** FNV-1a over the UTF-16 code units of a key. */
-export function hashKey(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+export const hashKey = fnv1a32;
 
 export class WTinyLfuPolicy implements EvictionPolicy {
   readonly id = 'wtinylfu';

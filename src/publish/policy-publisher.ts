@@ -5,7 +5,7 @@
  * targets at half their TTL so clients never see a live target go stale. Versions continue from
  * the last published document after a restart.
  */
-import type { FeatureStore } from '../features/feature-store.js';
+import type { Features } from '../features/types.js';
 import type { VictimRanker } from '../policy/victim-ranker.js';
 import type { WeighContext, Weigher } from '../balance/weigher.js';
 import {
@@ -39,6 +39,11 @@ export interface PublisherOptions {
     target: string,
     nowMs: number,
   ) => readonly Override[];
+  /**
+   * Whether this process publishes a target (scale-out: the targets of the partitions it holds,
+   * docs/scaling.md). Others are neither published nor refreshed. Default: every target.
+   */
+  readonly owns?: (kind: PolicyKind, target: string) => boolean;
   /** What `freeze` and `enforce` overrides fall back to: LRU order, a classic weigher. */
   readonly heuristic?: { readonly ranker: VictimRanker; readonly weigher: Weigher };
 }
@@ -62,7 +67,7 @@ export class PolicyPublisher {
   private readonly listeners: ((doc: PolicyDocument) => void)[] = [];
 
   constructor(
-    private readonly store: FeatureStore,
+    private readonly store: Features,
     private readonly sink: PolicySink,
     private readonly ranker: VictimRanker,
     private readonly weigher: Weigher,
@@ -107,8 +112,21 @@ export class PolicyPublisher {
     const changed = this.store.drainChanged();
     for (const node of changed.nodes) this.dirty.add(policyKey('eviction', node));
     for (const pool of changed.pools) this.dirty.add(policyKey('weights', pool));
+    const owns = this.options.owns;
     for (const [key, doc] of this.latestDocs) {
-      if (doc.kind !== 'forecast' && now - doc.generatedAt >= doc.ttlMs / 2) this.dirty.add(key);
+      if (owns && !owns(doc.kind, doc.target)) {
+        // Handed over: its new holder publishes it from now on.
+        this.latestDocs.delete(key);
+        this.dirty.delete(key);
+      } else if (doc.kind !== 'forecast' && now - doc.generatedAt >= doc.ttlMs / 2) {
+        this.dirty.add(key);
+      }
+    }
+    if (owns) {
+      for (const key of this.dirty) {
+        const dot = key.indexOf('.');
+        if (!owns(key.slice(0, dot) as PolicyKind, key.slice(dot + 1))) this.dirty.delete(key);
+      }
     }
     let n = 0;
     // Targets are independent: their writes go out together (one round trip, not one per

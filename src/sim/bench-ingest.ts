@@ -48,6 +48,8 @@ export interface IngestBenchOptions {
   readonly nodes?: number;
   /** PRESCIENT_PUBLISH_INTERVAL_MS of the engine under test (default: the settings' default). */
   readonly publishIntervalMs?: number;
+  /** PRESCIENT_PUBLISH_MIN_INTERVAL_MS of the engine under test (default: the settings' default). */
+  readonly publishMinIntervalMs?: number;
   /**
    * Environment the NATS and Redis credentials and TLS files are read from (NATS_USER,
    * REDIS_PASSWORD, …); nothing else in it applies, so the run stays isolated. Default: none.
@@ -61,6 +63,7 @@ export interface PolicyLatencyResult {
   readonly nodes: number;
   readonly messages: number;
   readonly publishIntervalMs: number;
+  readonly publishMinIntervalMs: number;
   /** Telemetry → policy: publish of the message to the first document reflecting it. */
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
   /** The first part of it: publish of the message to its application to the features. */
@@ -118,6 +121,9 @@ export async function benchIngest(o: IngestBenchOptions): Promise<IngestBenchRes
     maxTrackedKeys: Math.max(16, o.keys),
     logLevel: 'warn',
     ...(o.publishIntervalMs === undefined ? {} : { publishIntervalMs: o.publishIntervalMs }),
+    ...(o.publishMinIntervalMs === undefined
+      ? {}
+      : { publishMinIntervalMs: o.publishMinIntervalMs }),
     ...(o.ranker === undefined ? {} : { victimRanker: o.ranker }),
   });
   const log = createLogger(settings.logLevel, 'prescient', { secrets: secretValues(settings) });
@@ -186,6 +192,7 @@ export async function benchIngest(o: IngestBenchOptions): Promise<IngestBenchRes
           batch: o.batch,
           keys: o.keys,
           publishIntervalMs: settings.publishIntervalMs,
+          publishMinIntervalMs: settings.publishMinIntervalMs,
         })
       : null;
 
@@ -246,6 +253,7 @@ async function pacedRun(
     batch: number;
     keys: number;
     publishIntervalMs: number;
+    publishMinIntervalMs: number;
   },
 ): Promise<PolicyLatencyResult> {
   const messages = Math.max(1, Math.round((p.rate * p.seconds) / p.batch));
@@ -320,6 +328,7 @@ async function pacedRun(
     nodes: p.nodes,
     messages,
     publishIntervalMs: p.publishIntervalMs,
+    publishMinIntervalMs: p.publishMinIntervalMs,
     latencyMs: {
       p50: quantile(latencies, 0.5),
       p99: quantile(latencies, 0.99),
@@ -345,6 +354,7 @@ const HELP = `usage: prescient bench ingest --events N [--batch B] [--keys K] [-
   --rate-seconds S   length of the paced run (default 20)
   --nodes M    cache nodes of the paced run (default 16)
   --publish-interval-ms I   PRESCIENT_PUBLISH_INTERVAL_MS of the engine (default: its default)
+  --publish-min-interval-ms I   PRESCIENT_PUBLISH_MIN_INTERVAL_MS (default: its default; 0 = tick only)
   --json       print one JSON document instead of a table
 
 NATS_URL (default nats://127.0.0.1:4222); REDIS_URL set → checkpoints to Redis as in production.`;
@@ -361,6 +371,7 @@ export async function benchIngestCommand(argv: string[]): Promise<number> {
       'rate-seconds': { type: 'string' },
       nodes: { type: 'string' },
       'publish-interval-ms': { type: 'string' },
+      'publish-min-interval-ms': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -369,9 +380,9 @@ export async function benchIngestCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const int = (flag: string, v: string, max = 1e9) => {
-    if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max)
-      throw new UsageError(`${flag} must be a whole number from 1 to ${max}`);
+  const int = (flag: string, v: string, max = 1e9, min = 1) => {
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new UsageError(`${flag} must be a whole number from ${min} to ${max}`);
     return Number(v);
   };
   const events = int('--events', values.events);
@@ -394,6 +405,16 @@ export async function benchIngestCommand(argv: string[]): Promise<number> {
     ...(values['publish-interval-ms'] === undefined
       ? {}
       : { publishIntervalMs: int('--publish-interval-ms', values['publish-interval-ms'], 60_000) }),
+    ...(values['publish-min-interval-ms'] === undefined
+      ? {}
+      : {
+          publishMinIntervalMs: int(
+            '--publish-min-interval-ms',
+            values['publish-min-interval-ms'],
+            60_000,
+            0,
+          ),
+        }),
   });
   if (values.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -419,7 +440,10 @@ export async function benchIngestCommand(argv: string[]): Promise<number> {
           'paced run',
           `${pl.eventsPerSec.toLocaleString('en')} events/s for ${pl.seconds} s over ${pl.nodes} nodes`,
         ],
-        ['publish interval (ms)', String(pl.publishIntervalMs)],
+        [
+          'publish interval / min interval (ms)',
+          `${pl.publishIntervalMs} / ${pl.publishMinIntervalMs}`,
+        ],
         [
           'paced: publish → applied p50 / p99 / max (ms)',
           `${pl.applyLatencyMs.p50} / ${pl.applyLatencyMs.p99} / ${pl.applyLatencyMs.max}`,

@@ -126,7 +126,14 @@ export class NatsBus implements TelemetryBus {
     this.js = nc.jetstream();
   }
 
+  /**
+   * Re-creates the durable consumer to deliver from `afterSeq + 1`. Scale-out calls it again after
+   * {@link stopDelivery} when the replica's partitions change; what was delivered and not acked
+   * before comes again from the new position.
+   */
   async start(afterSeq: number, handler: (msg: InboundMessage) => void): Promise<void> {
+    this.closing = false;
+    this.unacked = [];
     const nc = this.client.connection;
     const jsm = await nc.jetstreamManager();
     const { streamName, consumerName } = this.settings;

@@ -354,11 +354,13 @@ export interface SustainedOptions {
   readonly before?: (m: number) => Promise<void> | void;
   /** Give up on one message after this long. Default 60 s. */
   readonly giveUpMs?: number;
+  /** Nats-Msg-Id prefix (ids are stream-wide: publishers on several subjects need their own). Default `m`. */
+  readonly idPrefix?: string;
 }
 
 /**
  * Publishes access telemetry as a producer that wants exactly-once would: message m carries
- * `Nats-Msg-Id: m<m>` and is retried with the same id until the stream acks it, so an attempt
+ * `Nats-Msg-Id: <idPrefix><m>` and is retried with the same id until the stream acks it, so an attempt
  * that was stored but whose ack was lost (the server stopped) is dropped as a duplicate.
  */
 export function publishSustained(o: SustainedOptions): SustainedPublisher {
@@ -377,7 +379,10 @@ export function publishSustained(o: SustainedOptions): SustainedPublisher {
       const end = Date.now() + giveUpMs;
       for (let attempt = 0; ; attempt++) {
         try {
-          const ack = await o.js.publish(o.subject, data, { msgID: `m${m}`, timeout: 2_000 });
+          const ack = await o.js.publish(o.subject, data, {
+            msgID: `${o.idPrefix ?? 'm'}${m}`,
+            timeout: 2_000,
+          });
           if (ack.duplicate) duplicates++;
           break;
         } catch (err) {
