@@ -13,8 +13,9 @@
  * Mode is chosen by the settings alone: NATS_URL set → JetStream; REDIS_URL set → Redis
  * checkpoints; PRESCIENT_PARTITIONS ≥ 1 → scale-out: this replica holds the leases of some
  * partitions (cluster/replica-coordinator.ts) and applies, checkpoints and publishes only theirs
- * (cluster/partition-table.ts, docs/scaling.md). A configured server that is unreachable is retried with backoff and /readyz
- * answers 503 meanwhile; the engine never silently falls back to the embedded pieces.
+ * (cluster/partition-table.ts, docs/scaling.md). A configured server that is unreachable is
+ * retried with backoff and /readyz answers 503 meanwhile; the engine never silently falls back
+ * to the embedded pieces.
  */
 import { randomUUID } from 'node:crypto';
 import { names, type Names, type Settings } from './config/settings.js';
@@ -277,7 +278,7 @@ export class Engine {
       this.bus = new MemoryBus();
     }
     if (settings.redisUrl !== undefined)
-      this.redis = new RedisClient(settings.redisUrl, log, settings);
+      this.redis = new RedisClient(settings.redisUrl, log, settings, settings.redisCluster === 1);
     this.mode = { bus: this.bus.kind, state: this.redis ? 'redis' : 'memory' };
     const deadLetters: DeadLetterSink = {
       send: (letters: readonly DeadLetter[]) => {
@@ -1006,7 +1007,8 @@ export class Engine {
         checkpointedSeq: this.checkpointedSeq,
         restoredSeq: this.restoredSeq,
         failures: this.checkpointFailures,
-        store: this.snapshots.kind,
+        // Scale-out: one fenced Redis checkpoint per partition (positions under `cluster`).
+        store: this.table ? ('redis' as const) : this.snapshots.kind,
       },
       features: this.storeValue.stats(),
       publish: this.publisherValue?.stats() ?? null,

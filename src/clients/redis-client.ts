@@ -1,11 +1,13 @@
 /**
  * @module clients/redis-client
- * The process's one Redis connection (ioredis). Retries with capped backoff forever; commands
- * issued while disconnected fail at once rather than queueing, and the
- * state is reported for /readyz. Authenticates and uses TLS per {@link redisSecurityOptions}.
+ * The process's one Redis connection (ioredis): one server, or a Redis Cluster with
+ * REDIS_CLUSTER=1 (REDIS_URL lists seed nodes; every key carries the prefix's hash tag, so the
+ * engine's scripts and transactions stay in one slot). Retries with capped backoff forever;
+ * commands issued while disconnected fail at once rather than queueing, and the state is
+ * reported for /readyz. Authenticates and uses TLS per {@link redisSecurityOptions}.
  */
 import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Settings } from '../config/settings.js';
 import type { ConnectionState } from '../telemetry/bus.js';
 import { redactUrl, type Logger } from '../log.js';
@@ -38,14 +40,39 @@ export function redisSecurityOptions(security: RedisSecurity = {}): RedisOptions
   };
 }
 
+/**
+ * What the engine's Redis stores talk to: a single-server client or a cluster client (the same
+ * commands; in a cluster every key the engine writes maps to the prefix's hash-tag slot).
+ */
+export type RedisConnection = Redis | Cluster;
+
+/** Seed nodes of REDIS_URL (comma-separated `redis://` or `rediss://` URLs) for the cluster client. */
+export function clusterSeeds(urls: string): { host: string; port: number }[] {
+  return urls.split(',').map((part) => {
+    const u = new URL(part.trim());
+    return { host: u.hostname, port: Number(u.port || 6379) };
+  });
+}
+
+/** Credentials and TLS of the first REDIS_URL (every node of a cluster shares them). */
+function urlOptions(urls: string): RedisOptions {
+  const u = new URL(urls.split(',')[0]!.trim());
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
 export class RedisClient {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   private stateValue: ConnectionState = 'connecting';
   private detailValue = 'not connected yet';
 
-  constructor(url: string, log: Logger, security: RedisSecurity = {}) {
+  constructor(url: string, log: Logger, security: RedisSecurity = {}, cluster = false) {
     const shown = redactUrl(url);
-    this.redis = new Redis(url, {
+    const backoff = (times: number) => Math.min(10_000, 250 * 2 ** Math.min(times, 6));
+    const options: RedisOptions = {
       ...redisSecurityOptions(security),
       lazyConnect: true,
       maxRetriesPerRequest: 1,
@@ -53,9 +80,18 @@ export class RedisClient {
       // reconnect (up to 20 s at this backoff) and stall the publish tick and the checkpoint.
       enableOfflineQueue: false,
       enableAutoPipelining: true,
-      retryStrategy: (times) => Math.min(10_000, 250 * 2 ** Math.min(times, 6)),
+      retryStrategy: backoff,
       connectionName: 'prescient-engine',
-    });
+    };
+    this.redis = cluster
+      ? new Cluster(clusterSeeds(url), {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          enableAutoPipelining: true,
+          clusterRetryStrategy: backoff,
+          redisOptions: { ...urlOptions(url), ...options },
+        })
+      : new Redis(url, options);
     this.redis.on('ready', () => {
       this.stateValue = 'connected';
       this.detailValue = `connected to ${shown}`;

@@ -14,7 +14,17 @@ import { ConfigError } from '../errors.js';
  * `cron`: a pattern, or empty / `off`.
  */
 type Kind =
-  'string' | 'text' | 'secret' | 'file' | 'url' | 'int' | 'number' | 'list' | 'level' | 'cron';
+  | 'string'
+  | 'key'
+  | 'text'
+  | 'secret'
+  | 'file'
+  | 'url'
+  | 'int'
+  | 'number'
+  | 'list'
+  | 'level'
+  | 'cron';
 
 interface Entry {
   readonly env: string;
@@ -87,6 +97,14 @@ export const SPEC = {
     kind: 'url',
     default: undefined,
     doc: 'Redis for feature snapshots (e.g. redis://127.0.0.1:6379). Unset: in-memory state, nothing survives a restart.',
+  },
+  redisCluster: {
+    env: 'REDIS_CLUSTER',
+    kind: 'int',
+    default: '0',
+    min: 0,
+    max: 1,
+    doc: '1: REDIS_URL lists seed nodes of a Redis Cluster (comma-separated), and PRESCIENT_REDIS_PREFIX must carry a hash tag such as {prescient}: so every key the engine writes maps to one slot (its scripts and transactions touch several keys). docs/scaling.md.',
   },
   redisUsername: {
     env: 'REDIS_USERNAME',
@@ -243,7 +261,7 @@ export const SPEC = {
   },
   redisPrefix: {
     env: 'PRESCIENT_REDIS_PREFIX',
-    kind: 'string',
+    kind: 'key',
     default: 'prescient:',
     doc: 'Prefix of every Redis key the engine writes.',
   },
@@ -593,6 +611,10 @@ function parse(name: keyof Spec, entry: Entry, raw: string | undefined): unknown
     case 'string':
       if (!/^[A-Za-z0-9_.:\-/]+$/.test(value)) bad('use letters, digits and _ . : - / only');
       return value;
+    case 'key':
+      // A Redis key prefix: also { } for a Redis Cluster hash tag.
+      if (!/^[A-Za-z0-9_.:\-/{}]+$/.test(value)) bad('use letters, digits and _ . : - / { } only');
+      return value;
     case 'url':
       for (const part of value.split(',')) {
         try {
@@ -652,6 +674,17 @@ export function loadSettings(
     );
   }
   checkConnections(s);
+  if (s.redisCluster === 1) {
+    if (s.redisUrl === undefined)
+      throw new ConfigError("REDIS_CLUSTER=1 needs REDIS_URL: the cluster's seed nodes.", {
+        env: 'REDIS_CLUSTER',
+      });
+    if (!/\{[^{}]+\}/.test(s.redisPrefix))
+      throw new ConfigError(
+        `REDIS_CLUSTER=1 needs a hash tag in PRESCIENT_REDIS_PREFIX (e.g. {prescient}:), so that every key the engine writes maps to one slot; it is "${s.redisPrefix}".`,
+        { env: 'PRESCIENT_REDIS_PREFIX' },
+      );
+  }
   if (s.partitions > 0 && (s.natsUrl === undefined || s.redisUrl === undefined))
     throw new ConfigError(
       `PRESCIENT_PARTITIONS=${s.partitions} spreads state over replicas through NATS and Redis: set NATS_URL and REDIS_URL, or PRESCIENT_PARTITIONS=0 for one engine.`,

@@ -6,7 +6,7 @@
  * document's TTL, so a stale list disappears instead of misleading a cache after the engine
  * stops. Other document kinds are ignored.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../clients/redis-client.js';
 import type { EvictionDocument, PolicyDocument } from './document.js';
 import type { PolicySink } from './policy-sink.js';
 
@@ -14,7 +14,7 @@ export class RedisVictimsSink implements PolicySink {
   readonly kind = 'redis-zset';
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     /** e.g. `prescient:` → keys `prescient:evict:<node>`. */
     private readonly prefix: string,
   ) {}

@@ -9,7 +9,7 @@
  * - `<prefix>audit`: stream, one field `e` (entry JSON), trimmed to about 100,000 entries.
  * A change and its audit entry are written in one MULTI or script: both or neither.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../clients/redis-client.js';
 import {
   MemoryAuditLog,
   auditMatches,
@@ -106,7 +106,7 @@ function auditXaddArgs(entry: AuditInput, at: number) {
 
 class RedisAuditLog implements AuditLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     readonly key: string,
   ) {}
 
@@ -154,7 +154,7 @@ export class RedisControlStore implements ControlStore {
   private readonly keys: { overrides: string; tokens: string; clients: string; audit: string };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
   ) {
     this.keys = {

@@ -20,7 +20,7 @@
  * replica that missed the last writes can lose a lease or a fence increment; the fence check of
  * {@link RedisLeases.fencedHset} still holds, as it reads the same Redis it writes.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../clients/redis-client.js';
 
 /** A lease this replica holds: `fence` is greater than that of any earlier holder of `name`. */
 export interface Lease {
@@ -92,7 +92,7 @@ export class RedisLeases {
    *   well within it (e.g. every ttlMs / 3) so one slow round trip does not lose the lease.
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     readonly ttlMs: number,
   ) {}
@@ -226,7 +226,7 @@ export class ReplicaMembership {
    * @param ttlMs How long a heartbeat keeps a replica live, in ms.
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
     readonly ttlMs: number,
   ) {

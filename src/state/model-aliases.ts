@@ -9,7 +9,7 @@
  *   embedded engine restarted on the same model directory serves the same champions); with Redis
  *   it is a mirror for people and tools reading models/ ({@link MirroredAliasStore}).
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../clients/redis-client.js';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AliasStore } from '../learn/model-registry.js';
@@ -28,7 +28,7 @@ export class RedisAliasStore implements AliasStore {
   readonly kind = 'redis';
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {}
 

@@ -10,7 +10,7 @@
  * the lease's fence, so a replica that lost its lease (paused past the TTL, cut off) can neither
  * switch the pointer nor overwrite the chunks of the new holder's generation.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../clients/redis-client.js';
 import { ERROR_CODES, PrescientError, SnapshotFormatError } from '../errors.js';
 import type { Checkpoint, SnapshotStore } from './snapshot-store.js';
 import type { Lease, RedisLeases } from './leases.js';
@@ -21,7 +21,7 @@ export class RedisSnapshotStore implements SnapshotStore {
   readonly kind = 'redis' as const;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     /** The pointer key, e.g. `prescient:features:snapshot`. */
     private readonly key: string,
     /** Scale-out: the lease a write must still hold (read at each save; undefined: refused). */

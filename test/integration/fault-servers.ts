@@ -20,6 +20,7 @@ import { waitFor } from '../helpers/engine.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NATS_SERVER = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
 const REDIS_SERVER = process.env['REDIS_SERVER_BIN'] ?? 'redis-server';
+const REDIS_CLI = process.env['REDIS_CLI_BIN'] ?? 'redis-cli';
 /** How long a server or the engine may take to answer after being started (loaded 2-core CI). */
 const START_TIMEOUT_MS = 30_000;
 /** How long a stopped process may take to exit before it is killed. */
@@ -216,6 +217,15 @@ export class NatsServer extends Server {
 
 /** `redis-server` with `appendonly yes`, `appendfsync always` in its own directory. */
 export class RedisServer extends Server {
+  constructor(
+    port: number,
+    dir: string,
+    /** More arguments (a cluster node's). */
+    private readonly extraArgs: readonly string[] = [],
+  ) {
+    super(port, dir);
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
@@ -238,6 +248,7 @@ export class RedisServer extends Server {
       'no',
       '--protected-mode',
       'no',
+      ...this.extraArgs,
     ]);
   }
 
@@ -268,6 +279,62 @@ export async function startNatsServer(): Promise<NatsServer> {
   const server = new NatsServer(await freePort(), scratchDir('nats'));
   await server.start();
   return server;
+}
+
+/**
+ * A Redis Cluster of `nodes` masters on loopback (no replicas), each a `redis-server` with its own
+ * port, cluster-bus port and directory, joined by `redis-cli --cluster create`; resolves when
+ * every node reports `cluster_state:ok`. `url`: the seed list REDIS_URL takes with REDIS_CLUSTER=1.
+ */
+export async function startRedisCluster(
+  nodes = 3,
+): Promise<{ servers: RedisServer[]; url: string }> {
+  const servers: RedisServer[] = [];
+  for (let i = 0; i < nodes; i++) {
+    const dir = scratchDir('redis-cluster');
+    const server = new RedisServer(await freePort(), dir, [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      path.join(dir, 'nodes.conf'),
+      // The default bus port (port + 10000) can fall outside 1–65535 for an ephemeral port.
+      '--cluster-port',
+      String(await freePort()),
+      '--cluster-node-timeout',
+      '2000',
+    ]);
+    await server.start();
+    servers.push(server);
+  }
+  const create = launch('redis-cli', REDIS_CLI, [
+    '--cluster',
+    'create',
+    ...servers.map((s) => `127.0.0.1:${s.port}`),
+    '--cluster-replicas',
+    '0',
+    '--cluster-yes',
+  ]);
+  await create.exited;
+  if (create.child.exitCode !== 0)
+    throw new Error(`redis-cli --cluster create: ${create.output()}`);
+  await waitFor(
+    async () => {
+      for (const s of servers) {
+        const redis = s.connect();
+        try {
+          await redis.connect();
+          const info = (await redis.call('CLUSTER', 'INFO')) as string;
+          if (!info.includes('cluster_state:ok')) return false;
+        } finally {
+          redis.disconnect();
+        }
+      }
+      return true;
+    },
+    START_TIMEOUT_MS,
+    'the Redis Cluster to be ok',
+  );
+  return { servers, url: servers.map((s) => s.url).join(',') };
 }
 
 export async function startRedisServer(): Promise<RedisServer> {
