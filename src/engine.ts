@@ -473,7 +473,8 @@ export class Engine {
     this.table = new PartitionTable({
       partitions,
       features: featureOptions(this.settings),
-      accessSubjectPrefix: `${this.settings.subjectPrefix}.telemetry.access.`,
+      subjectPrefix: this.settings.subjectPrefix,
+      feeds: this.settings.partitionSubjects === 1 ? 'partition' : 'stream',
       streamCreated: () => this.streamCreated,
       snapshots: (p) => {
         let store = stores.get(p);
@@ -511,7 +512,11 @@ export class Engine {
     lost: ReadonlySet<number>,
   ): Promise<void> {
     const table = this.table!;
-    await this.bus.stopDelivery();
+    const feeds = table.feeds === 'partition';
+    // One stream feed: stopped while the set changes. Partition feeds: only those leaving stop.
+    if (!feeds) await this.bus.stopDelivery();
+    for (const p of table.held())
+      if (feeds && (lost.has(p) || !next.has(p))) await this.stopFeed(p);
     for (const p of lost) this.dropPartition(p, 'lease lost (no checkpoint: it is fenced out)');
     try {
       await this.checkpoint();
@@ -522,8 +527,68 @@ export class Engine {
       );
     }
     for (const p of table.held()) if (!next.has(p)) this.dropPartition(p, 'handed over');
-    for (const p of next.keys()) if (!table.features.owns(p)) await this.adoptPartition(p);
-    await this.bus.start(table.resumeAfter(), (msg) => this.apply(msg));
+    for (const [p, lease] of next) {
+      if (table.features.owns(p)) continue;
+      await this.adoptPartition(p);
+      if (feeds) await this.startFeed(p, lease);
+    }
+    if (!feeds) await this.bus.start(table.resumeAfter(), (msg) => this.apply(msg));
+  }
+
+  /** PRESCIENT_PARTITION_SUBJECTS: each held partition's consumer on its mapped subjects. */
+  private readonly feeds = new Map<number, NatsBus>();
+
+  /**
+   * Reads partition p through the durable consumer `<PRESCIENT_CONSUMER>-p<p>-f<fence>`, from the
+   * sequence after its checkpoint. The lease's fence is in the name: a holder that lost the lease
+   * without noticing keeps pulling from its own (deleted) consumer, never from this one, so no
+   * message is handed to it instead of the new holder. Consumers of earlier terms are deleted.
+   */
+  private async startFeed(p: number, lease: Lease): Promise<void> {
+    const base = `${this.settings.consumerName}-p${p}-f`;
+    const name = `${base}${lease.fence}`;
+    const jsm = await this.nats!.connection.jetstreamManager();
+    for await (const c of jsm.consumers.list(this.settings.streamName)) {
+      if (c.name.startsWith(base) && c.name !== name)
+        await jsm.consumers.delete(this.settings.streamName, c.name).catch(() => false);
+    }
+    const feed = new NatsBus(
+      this.nats!,
+      { ...this.settings, consumerName: name },
+      this.n,
+      this.log,
+      this.n.partitionWildcard(p),
+    );
+    this.feeds.set(p, feed);
+    await feed.start(this.table!.appliedThrough(p), (msg) => this.apply(msg));
+  }
+
+  /** Partition feeds: telemetry stored on subjects the NATS mappings did not rewrite (none read it). */
+  private unmappedTelemetry = 0;
+
+  /**
+   * The leader's check that the server has the mappings: telemetry stored under a documented
+   * subject (`<prefix>.telemetry.<kind>.<source>`) reaches no partition's consumer. Readiness
+   * fails and says so until the stream holds none (fix the mappings, purge those subjects).
+   */
+  private async checkUnmappedTelemetry(): Promise<void> {
+    const jsm = await this.nats!.connection.jetstreamManager();
+    const info = await jsm.streams.info(this.settings.streamName, {
+      subjects_filter: `${this.settings.subjectPrefix}.telemetry.*.*`,
+    });
+    const count = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+    if (count > this.unmappedTelemetry)
+      this.log.error(
+        { messages: count, stream: this.settings.streamName },
+        'telemetry on unmapped subjects is read by no partition: add the NATS mappings (prescient cluster nats-mappings, docs/scaling.md)',
+      );
+    this.unmappedTelemetry = count;
+  }
+
+  private async stopFeed(p: number): Promise<void> {
+    const feed = this.feeds.get(p);
+    this.feeds.delete(p);
+    await feed?.stopDelivery();
   }
 
   private dropPartition(p: number, why: string): void {
@@ -560,13 +625,18 @@ export class Engine {
     if (this.table) {
       const verdict = this.table.admit(msg.seq, msg.subject);
       if (verdict === 'duplicate') this.duplicates++;
+      if (verdict === 'misrouted' && this.table.misrouted === 1)
+        this.log.error(
+          { subject: msg.subject, partitions: this.settings.partitions },
+          'telemetry mapped to another partition than its node hashes to: the NATS mappings need the partition count of PRESCIENT_PARTITIONS (prescient cluster nats-mappings)',
+        );
       if (verdict !== 'apply') return;
     } else if (msg.seq <= this.appliedSeq) {
       this.duplicates++;
       return;
     }
     this.ingestor.handle(
-      msg.subject,
+      this.table ? this.table.documentedSubject(msg.subject) : msg.subject,
       msg.data,
       msg.msgId === undefined ? { seq: msg.seq } : { seq: msg.seq, msgId: msg.msgId },
     );
@@ -628,7 +698,12 @@ export class Engine {
           'partition checkpoint failed',
         );
       }
-      this.bus.ackThrough(ackThrough);
+      if (table.feeds === 'partition') {
+        for (const [p, feed] of this.feeds) feed.ackThrough(table.savedThrough(p));
+        if (table.isLeader()) await this.checkUnmappedTelemetry().catch(() => undefined);
+      } else {
+        this.bus.ackThrough(ackThrough);
+      }
       this.checkpointedSeq = ackThrough;
     } finally {
       end();
@@ -986,8 +1061,14 @@ export class Engine {
     };
     if (this.nats) checks['nats'] = { state: this.nats.state, detail: this.nats.detail };
     if (this.redis) checks['redis'] = { state: this.redis.state, detail: this.redis.detail };
+    if (this.unmappedTelemetry > 0)
+      checks['nats-mappings'] = {
+        state: 'failed',
+        detail: `${this.unmappedTelemetry} telemetry messages on unmapped subjects are read by no partition: add the NATS mappings (prescient cluster nats-mappings)`,
+      };
     const ready =
       this.stateValue === 'running' &&
+      this.unmappedTelemetry === 0 &&
       Object.values(this.connections()).every((s) => s === 'connected');
     return { ready, state: this.stateValue, checks };
   }
@@ -1029,7 +1110,9 @@ export class Engine {
       leader: table.isLeader(),
       live: c.liveReplicas,
       rebalances: c.rebalances,
+      feeds: table.feeds,
       skippedMessages: table.skipped,
+      misroutedMessages: table.misrouted,
       positions: table.positions(),
     };
   }
@@ -1050,6 +1133,8 @@ export class Engine {
     this.stopLoops = [];
     if (wasRunning) {
       await this.bus.stopDelivery();
+      // Partition feeds stay listed so the final checkpoint acks them.
+      await Promise.all([...this.feeds.values()].map((f) => f.stopDelivery()));
       await this.registry?.idle();
       try {
         await this.checkpoint();
@@ -1080,6 +1165,7 @@ export class Engine {
     clearTimeout(this.changeTimer);
     await Promise.all(this.stopLoops.map((s) => s()));
     await this.bus.stopDelivery();
+    await Promise.all([...this.feeds.values()].map((f) => f.stopDelivery()));
     await this.nats?.connection.close();
     this.redis?.redis.disconnect();
     this.stateValue = 'stopped';

@@ -22,6 +22,7 @@ commands:
                                           apply weights.<POOL> with set server ... weight N
   token new --name NAME --role ROLE       a new API token and its PRESCIENT_API_TOKENS entry (the hash)
   token hash < FILE                       SHA-256 of a token read from stdin
+  cluster nats-mappings [--partitions N]  the nats-server mappings PRESCIENT_PARTITION_SUBJECTS=1 needs
   help                                    this text
 
 run 'prescient <command> --help' for a command's options.`;
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('./bench.js')).bench,
   'haproxy-agent': async () => (await import('./haproxy-agent.js')).haproxyAgent,
   token: async () => (await import('./token.js')).token,
+  cluster: async () => (await import('./cluster.js')).cluster,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -12,6 +12,11 @@
  * partition taken over is restored from its own checkpoint and replayed from the sequence after
  * it; the partitions already held skip the replayed messages as duplicates.
  *
+ * Partition feeds (PRESCIENT_PARTITION_SUBJECTS, cluster/nats-mappings.ts): the server puts each
+ * partition's telemetry on its own subjects and each held partition is read through its own
+ * consumer. Then a message moves only its own partition's watermark (the feeds interleave), each
+ * feed resumes after its partition's watermark, and each is acked through its own checkpoint.
+ *
  * The snapshot stores are passed in (Redis, fenced by the partition's lease): no I/O here.
  */
 import { FeatureStore } from '../features/feature-store.js';
@@ -19,17 +24,24 @@ import { ShardedFeatureStore } from '../features/sharded-store.js';
 import type { FeatureStoreOptions } from '../features/types.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 import { partitionOf } from './partitions.js';
+import { unmapSubject } from './nats-mappings.js';
 
 /** Partition 0 holds the pools (latency telemetry, backends, weights) and its holder leads. */
 export const POOL_PARTITION = 0;
 
-export type Admission = 'apply' | 'skip' | 'duplicate';
+/**
+ * `misrouted`: a partition feed delivered a node whose partition is another (the server's mapping
+ * has another partition count than PRESCIENT_PARTITIONS); it is not applied.
+ */
+export type Admission = 'apply' | 'skip' | 'duplicate' | 'misrouted';
 
 export interface PartitionTableOptions {
   readonly partitions: number;
   readonly features: FeatureStoreOptions;
-  /** `<prefix>.telemetry.access.`: subjects of access telemetry, which name their cache node. */
-  readonly accessSubjectPrefix: string;
+  /** PRESCIENT_SUBJECT_PREFIX: access subjects `<prefix>.telemetry.access.<node>` name the node. */
+  readonly subjectPrefix: string;
+  /** `partition`: one feed per held partition on mapped subjects; `stream` (default): one feed. */
+  readonly feeds?: 'stream' | 'partition';
   /** The checkpoint store of partition p. */
   readonly snapshots: (partition: number) => SnapshotStore;
   /** Creation time of the telemetry stream (a checkpoint of another stream is not resumed). */
@@ -52,6 +64,10 @@ export class PartitionTable {
   lastSeenSeq = 0;
   /** Messages of partitions held by other replicas, passed over. */
   skipped = 0;
+  /** Partition feeds: messages whose node belongs to another partition than their subject's. */
+  misrouted = 0;
+  readonly feeds: 'stream' | 'partition';
+  private readonly accessPrefix: string;
   private readonly now: () => number;
 
   constructor(private readonly o: PartitionTableOptions) {
@@ -61,13 +77,23 @@ export class PartitionTable {
       POOL_PARTITION,
     );
     this.now = o.now ?? Date.now;
+    this.feeds = o.feeds ?? 'stream';
+    this.accessPrefix = `${o.subjectPrefix}.telemetry.access.`;
   }
 
   /** The partition a telemetry subject's events belong to: its cache node's, else the pools'. */
   partitionOfSubject(subject: string): number {
-    return subject.startsWith(this.o.accessSubjectPrefix)
-      ? partitionOf(subject.slice(this.o.accessSubjectPrefix.length), this.o.partitions)
+    // Mapped subjects (PRESCIENT_PARTITION_SUBJECTS) are undone in either mode: a stream feed
+    // on a server with the mappings still finds each message's node.
+    const s = this.documentedSubject(subject);
+    return s.startsWith(this.accessPrefix)
+      ? partitionOf(s.slice(this.accessPrefix.length), this.o.partitions)
       : POOL_PARTITION;
+  }
+
+  /** The subject as published (partition feeds: the server's mapping undone), for the ingestor. */
+  documentedSubject(subject: string): string {
+    return unmapSubject(subject, this.o.subjectPrefix)?.subject ?? subject;
   }
 
   held(): number[] {
@@ -80,6 +106,7 @@ export class PartitionTable {
 
   /** Whether to apply a delivered message; moves the held partitions' watermarks past it. */
   admit(seq: number, subject: string): Admission {
+    if (this.feeds === 'partition') return this.admitFromFeed(seq, subject);
     const p = this.partitionOfSubject(subject);
     const mark = this.applied.get(p);
     const verdict: Admission = mark === undefined ? 'skip' : seq <= mark ? 'duplicate' : 'apply';
@@ -87,6 +114,35 @@ export class PartitionTable {
     for (const [q, m] of this.applied) if (seq > m) this.applied.set(q, seq);
     if (seq > this.lastSeenSeq) this.lastSeenSeq = seq;
     return verdict;
+  }
+
+  /** Partition feeds: only the message's own partition moves (feeds interleave). */
+  private admitFromFeed(seq: number, subject: string): Admission {
+    const p = this.partitionOfSubject(subject);
+    const fed = unmapSubject(subject, this.o.subjectPrefix)?.partition;
+    if (fed !== undefined && fed !== p) {
+      this.misrouted++;
+      return 'misrouted';
+    }
+    if (seq > this.lastSeenSeq) this.lastSeenSeq = seq;
+    const mark = this.applied.get(p);
+    if (mark === undefined) {
+      this.skipped++;
+      return 'skip';
+    }
+    if (seq <= mark) return 'duplicate';
+    this.applied.set(p, seq);
+    return 'apply';
+  }
+
+  /** Partition feeds: the sequence partition p's feed resumes after. */
+  appliedThrough(p: number): number {
+    return this.applied.get(p) ?? 0;
+  }
+
+  /** Partition feeds: the sequence partition p's feed may be acked through. */
+  savedThrough(p: number): number {
+    return this.saved.get(p) ?? 0;
   }
 
   /** The sequence delivery resumes after: the lowest any held partition needs. */

@@ -218,6 +218,14 @@ export const SPEC = {
     max: 4096,
     doc: 'Scale-out (docs/scaling.md). 0: this engine holds all state. N ≥ 1: cache nodes are spread over N partitions by a hash of the node name; each replica holds the Redis leases of some and applies, checkpoints and publishes only theirs; the holder of partition 0 also holds the pools (latency, weights) and is the leader. Needs NATS_URL and REDIS_URL; every replica must use the same N.',
   },
+  partitionSubjects: {
+    env: 'PRESCIENT_PARTITION_SUBJECTS',
+    kind: 'int',
+    default: '0',
+    min: 0,
+    max: 1,
+    doc: "With PRESCIENT_PARTITIONS: 1 = the NATS server maps telemetry subjects to per-partition subjects (the mappings `prescient cluster nats-mappings` prints, docs/scaling.md), and each partition is read through its own durable consumer, shared by the replicas (its lease holder pulls): a replica receives only its partitions' telemetry. 0 = every replica reads the whole stream and passes over other partitions' messages.",
+  },
   replicaId: {
     env: 'PRESCIENT_REPLICA_ID',
     kind: 'string',
@@ -685,6 +693,11 @@ export function loadSettings(
         { env: 'PRESCIENT_REDIS_PREFIX' },
       );
   }
+  if (s.partitionSubjects === 1 && s.partitions === 0)
+    throw new ConfigError(
+      'PRESCIENT_PARTITION_SUBJECTS=1 needs PRESCIENT_PARTITIONS ≥ 1 (the partition count of the NATS mappings).',
+      { env: 'PRESCIENT_PARTITION_SUBJECTS' },
+    );
   if (s.partitions > 0 && (s.natsUrl === undefined || s.redisUrl === undefined))
     throw new ConfigError(
       `PRESCIENT_PARTITIONS=${s.partitions} spreads state over replicas through NATS and Redis: set NATS_URL and REDIS_URL, or PRESCIENT_PARTITIONS=0 for one engine.`,
@@ -835,6 +848,8 @@ export function names(
     accessSubject: (node: string) => `${s.subjectPrefix}.telemetry.access.${node}`,
     latencySubject: (proxy: string) => `${s.subjectPrefix}.telemetry.latency.${proxy}`,
     deadLetterSubject: `${s.subjectPrefix}.deadletter.telemetry`,
+    /** PRESCIENT_PARTITION_SUBJECTS: what the NATS mappings make of partition p's telemetry. */
+    partitionWildcard: (p: number) => `${s.subjectPrefix}.telemetry.p.${p}.>`,
     deadLetterWildcard: `${s.subjectPrefix}.deadletter.>`,
     deadLetterStream: `${s.streamName.replace(/_TELEMETRY$/, '')}_DEADLETTER`,
     kvBucket: s.kvBucket,

@@ -112,6 +112,8 @@ export class NatsBus implements TelemetryBus {
     private readonly settings: StreamSettings,
     private readonly n: Names,
     private readonly log: Logger,
+    /** The consumer's filter: the whole stream, or one partition's mapped subjects. */
+    private readonly filter: string = n.telemetryWildcard,
   ) {}
 
   /** Connects, sets up streams; call before {@link start}. */
@@ -150,7 +152,7 @@ export class NatsBus implements TelemetryBus {
       ...(afterSeq > 0
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 }
         : { deliver_policy: DeliverPolicy.All }),
-      filter_subject: this.n.telemetryWildcard,
+      filter_subject: this.filter,
     });
     const consumer = await nc.jetstream().consumers.get(streamName, consumerName);
     this.messages = await consumer.consume({ max_messages: this.settings.fetchBatch });

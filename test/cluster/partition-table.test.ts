@@ -59,7 +59,7 @@ function newTable(stores: readonly MemorySnapshots[], streamCreated = STREAM): P
   return new PartitionTable({
     partitions: PARTITIONS,
     features: OPTIONS,
-    accessSubjectPrefix: ACCESS,
+    subjectPrefix: 'prescient',
     snapshots: (p) => stores[p]!,
     streamCreated: () => streamCreated,
     now: () => 1_000,

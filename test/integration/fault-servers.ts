@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -176,12 +176,22 @@ abstract class Server {
 
 /** `nats-server -js` with its own store directory (JetStream state survives a restart). */
 export class NatsServer extends Server {
+  constructor(
+    port: number,
+    dir: string,
+    /** A configuration file (e.g. subject mappings); the flags below override its settings. */
+    private readonly configFile?: string,
+  ) {
+    super(port, dir);
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
   protected launch(): Managed {
     return launch('nats-server', NATS_SERVER, [
+      ...(this.configFile === undefined ? [] : ['-c', this.configFile]),
       '-a',
       '127.0.0.1',
       '-p',
@@ -275,8 +285,14 @@ export class RedisServer extends Server {
   }
 }
 
-export async function startNatsServer(): Promise<NatsServer> {
-  const server = new NatsServer(await freePort(), scratchDir('nats'));
+export async function startNatsServer(config?: string): Promise<NatsServer> {
+  const dir = scratchDir('nats');
+  let configFile: string | undefined;
+  if (config !== undefined) {
+    configFile = path.join(dir, 'nats.conf');
+    writeFileSync(configFile, config);
+  }
+  const server = new NatsServer(await freePort(), dir, configFile);
   await server.start();
   return server;
 }

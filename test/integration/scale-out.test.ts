@@ -1,10 +1,16 @@
 /**
- * Scale-out: two replicas (`prescient serve` child processes, PRESCIENT_PARTITIONS=4) on the shared
- * NATS and Redis split the partitions; replica A is killed with SIGKILL while access telemetry for
- * eight cache nodes and latency telemetry for a pool are streaming. B takes A's partitions when
- * their leases expire, restores their checkpoints and replays the stream from them: publication
- * of every node and of the pool's weights continues from B, and every published event is counted
- * exactly once in B's features.
+ * Scale-out: two replicas (`prescient serve` child processes, PRESCIENT_PARTITIONS=4) split the
+ * partitions; replica A is killed with SIGKILL while access telemetry for eight cache nodes and
+ * latency telemetry for a pool are streaming. B takes A's partitions when their leases expire,
+ * restores their checkpoints and replays the stream from them: publication of every node and of
+ * the pool's weights continues from B, and every published event is counted exactly once in B's
+ * features. Run twice:
+ *
+ * - stream feeds, on the shared NATS: every replica reads the whole stream;
+ * - partition feeds (PRESCIENT_PARTITION_SUBJECTS=1), on a nats-server the test starts with the
+ *   mappings `prescient cluster nats-mappings` prints: each partition is read through its own
+ *   consumer, so no replica receives another's telemetry (nothing skipped), and the subjects the
+ *   server stored are each node's partition as the engine computes it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
@@ -18,12 +24,19 @@ import {
 } from '../helpers/engine.js';
 import { names } from '../../src/config/settings.js';
 import { partitionOf } from '../../src/cluster/partitions.js';
+import { natsMappingsConfig } from '../../src/cluster/nats-mappings.js';
+import type { Settings } from '../../src/config/settings.js';
 import { cleanup, natsConnection, redisConnection } from './servers.js';
-import { EngineProcess, publishSustained, sleep, stopAll } from './fault-servers.js';
+import {
+  EngineProcess,
+  publishSustained,
+  sleep,
+  startNatsServer,
+  stopAll,
+} from './fault-servers.js';
 
 const PARTITIONS = 4;
 const base = {
-  natsUrl: NATS_URL,
   redisUrl: REDIS_URL,
   logLevel: 'warn',
   victimRanker: 'lru',
@@ -35,9 +48,6 @@ const base = {
   consumerAckWaitSec: 30,
   publishIntervalMs: 500,
 } as const;
-const settingsA = isolatedSettings({ ...base, replicaId: 'replica-a' });
-// Same names (stream, buckets, Redis prefix) as A: one deployment, two replicas.
-const settingsB = { ...settingsA, replicaId: 'replica-b' };
 
 /** Eight nodes: two in each partition (n0..n7 hash to 3,0,1,2,3,0,1,2 of 4). */
 const NODES = Array.from({ length: 8 }, (_, i) => `n${i}`);
@@ -46,7 +56,15 @@ const PER_MESSAGE = 100;
 const KEYS = 40;
 
 interface ClusterStats {
-  cluster: { held: number[]; leader: boolean; live: string[]; rebalances: number } | null;
+  cluster: {
+    held: number[];
+    leader: boolean;
+    live: string[];
+    rebalances: number;
+    feeds: 'stream' | 'partition';
+    skippedMessages: number;
+    misroutedMessages: number;
+  } | null;
   telemetry: { accepted: Record<string, number> };
 }
 const stats = (e: EngineProcess) => e.get<ClusterStats>('/v1/stats', bearer('viewer'));
@@ -60,18 +78,39 @@ const accesses = (e: EngineProcess, node: string, key: string) =>
     .then((r) => r.features?.accesses)
     .catch(() => undefined);
 
-let nc: NatsConnection | undefined;
+const connections: NatsConnection[] = [];
+const deployments: Settings[] = [];
 afterAll(async () => {
   await stopAll();
-  await nc?.close();
-  await cleanup(settingsA);
+  for (const c of connections) await c.close();
+  for (const s of deployments) await cleanup(s).catch(() => undefined);
 });
 
-describe('two replicas, one killed', () => {
+describe.each([
+  ['stream feeds', 0],
+  ['partition feeds', 1],
+] as const)('two replicas, one killed (%s)', (mode, partitionSubjects) => {
   it('splits the partitions, fails over, keeps publishing and loses nothing', async () => {
     expect(new Set(NODES.map((n) => partitionOf(n, PARTITIONS))).size).toBe(PARTITIONS);
+    // Partition feeds: a nats-server of this test's with the engine's mappings.
+    const probe = isolatedSettings({ ...base, natsUrl: NATS_URL });
+    const server =
+      partitionSubjects === 1
+        ? await startNatsServer(natsMappingsConfig(probe.subjectPrefix, PARTITIONS))
+        : undefined;
+    const settingsA = {
+      ...probe,
+      natsUrl: server?.url ?? NATS_URL,
+      partitionSubjects,
+      replicaId: 'replica-a',
+    };
+    // Same names (stream, buckets, Redis prefix) as A: one deployment, two replicas.
+    const settingsB = { ...settingsA, replicaId: 'replica-b' };
+    if (!server) deployments.push(settingsA);
+    else deployments.push({ ...settingsA, natsUrl: NATS_URL }); // Redis keys; its NATS goes
     const n = names(settingsA);
-    nc = await natsConnection();
+    const nc = server ? await server.connect() : await natsConnection();
+    connections.push(nc);
     const js = nc.jetstream();
 
     const a = await EngineProcess.start(settingsA, 'replica A');
@@ -189,8 +228,33 @@ describe('two replicas, one killed', () => {
       "new documents for A's nodes and the pool",
     );
     console.log(
-      `scale-out: A held ${JSON.stringify(heldA)} (${nodesOfA.join(',')}); B held every partition ${takeoverMs} ms after the kill (lease TTL ${base.leaseTtlMs} ms)`,
+      `scale-out (${mode}): A held ${JSON.stringify(heldA)} (${nodesOfA.join(',')}); B held every partition ${takeoverMs} ms after the kill (lease TTL ${base.leaseTtlMs} ms)`,
     );
+    const c = (await stats(b)).cluster!;
+    expect(c.feeds).toBe(mode === 'stream feeds' ? 'stream' : 'partition');
+    expect(c.misroutedMessages).toBe(0);
+    if (partitionSubjects === 1) {
+      // No replica received another's telemetry, and the server put each node where the engine
+      // looks for it.
+      expect(c.skippedMessages).toBe(0);
+      const jsm = await nc.jetstreamManager();
+      const info = await jsm.streams.info(settingsA.streamName, { subjects_filter: '>' });
+      const subjects = Object.keys(info.state.subjects ?? {});
+      for (const node of NODES) {
+        expect(subjects).toContain(
+          `${settingsA.subjectPrefix}.telemetry.p.${partitionOf(node, PARTITIONS)}.access.${node}`,
+        );
+      }
+      expect(subjects).toContain(`${settingsA.subjectPrefix}.telemetry.p.0.latency.proxy-1`);
+      // One consumer per partition, of B's lease terms (A's were deleted when B took over).
+      const consumers: string[] = [];
+      for await (const ci of jsm.consumers.list(settingsA.streamName)) consumers.push(ci.name);
+      expect(consumers.map((name) => name.replace(/-f\d+$/, '')).sort()).toEqual(
+        [0, 1, 2, 3].map((p) => `${settingsA.consumerName}-p${p}`),
+      );
+    } else {
+      expect(c.skippedMessages).toBeGreaterThan(0);
+    }
     await b.proc.stop('SIGTERM');
     expect(b.proc.child.exitCode).toBe(0);
   }, 180_000);
