@@ -527,40 +527,47 @@ export class Engine {
       );
     }
     for (const p of table.held()) if (!next.has(p)) this.dropPartition(p, 'handed over');
-    for (const [p, lease] of next) {
-      if (table.features.owns(p)) continue;
-      await this.adoptPartition(p);
-      if (feeds) await this.startFeed(p, lease);
-    }
-    if (!feeds) await this.bus.start(table.resumeAfter(), (msg) => this.apply(msg));
+    const taken = [...next].filter(([p]) => !table.features.owns(p));
+    for (const [p] of taken) await this.adoptPartition(p);
+    await this.adoptModels(taken.map(([p]) => p));
+    if (feeds) await this.startFeeds(taken);
+    else await this.bus.start(table.resumeAfter(), (msg) => this.apply(msg));
   }
 
   /** PRESCIENT_PARTITION_SUBJECTS: each held partition's consumer on its mapped subjects. */
   private readonly feeds = new Map<number, NatsBus>();
 
   /**
-   * Reads partition p through the durable consumer `<PRESCIENT_CONSUMER>-p<p>-f<fence>`, from the
-   * sequence after its checkpoint. The lease's fence is in the name: a holder that lost the lease
-   * without noticing keeps pulling from its own (deleted) consumer, never from this one, so no
-   * message is handed to it instead of the new holder. Consumers of earlier terms are deleted.
+   * Reads each taken partition p through the durable consumer `<PRESCIENT_CONSUMER>-p<p>-f<fence>`,
+   * from the sequence after its checkpoint. The lease's fence is in the name: a holder that lost
+   * the lease without noticing keeps pulling from its own (deleted) consumer, never from this one,
+   * so no message is handed to it instead of the new holder. Consumers of earlier terms are
+   * deleted (the stream's consumers are listed once for all the partitions taken).
    */
-  private async startFeed(p: number, lease: Lease): Promise<void> {
-    const base = `${this.settings.consumerName}-p${p}-f`;
-    const name = `${base}${lease.fence}`;
+  private async startFeeds(taken: readonly (readonly [number, Lease])[]): Promise<void> {
+    if (taken.length === 0) return;
+    const { consumerName, streamName } = this.settings;
+    const base = (p: number) => `${consumerName}-p${p}-f`;
+    const name = (p: number, fence: number) => `${base(p)}${fence}`;
+    // A partition's consumer name without the fence → the name of this term's consumer.
+    const wanted = new Map(taken.map(([p, lease]) => [base(p), name(p, lease.fence)]));
     const jsm = await this.nats!.connection.jetstreamManager();
-    for await (const c of jsm.consumers.list(this.settings.streamName)) {
-      if (c.name.startsWith(base) && c.name !== name)
-        await jsm.consumers.delete(this.settings.streamName, c.name).catch(() => false);
+    for await (const c of jsm.consumers.list(streamName)) {
+      const current = wanted.get(c.name.replace(/\d+$/, ''));
+      if (current !== undefined && c.name !== current)
+        await jsm.consumers.delete(streamName, c.name).catch(() => false);
     }
-    const feed = new NatsBus(
-      this.nats!,
-      { ...this.settings, consumerName: name },
-      this.n,
-      this.log,
-      this.n.partitionWildcard(p),
-    );
-    this.feeds.set(p, feed);
-    await feed.start(this.table!.appliedThrough(p), (msg) => this.apply(msg));
+    for (const [p, lease] of taken) {
+      const feed = new NatsBus(
+        this.nats!,
+        { ...this.settings, consumerName: name(p, lease.fence) },
+        this.n,
+        this.log,
+        this.n.partitionWildcard(p),
+      );
+      this.feeds.set(p, feed);
+      await feed.start(this.table!.appliedThrough(p), (msg) => this.apply(msg));
+    }
   }
 
   /** Partition feeds: telemetry stored on subjects the NATS mappings did not rewrite (none read it). */
@@ -600,15 +607,25 @@ export class Engine {
   private async adoptPartition(p: number): Promise<void> {
     const r = await this.table!.adopt(p);
     const shard = this.table!.features.shard(p)!;
-    // Its last holder may have promoted models since this replica started.
-    await this.registry?.adopt('eviction', shard.nodes());
-    await this.registry?.adopt('forecast', forecastSeriesIds(shard.seriesIds()));
     for (const node of shard.nodes()) this.publisherValue?.markChanged('eviction', node);
     for (const pool of shard.pools()) this.publisherValue?.markChanged('weights', pool);
     this.log.info(
       { partition: p, restoredSeq: r.restoredSeq, keys: r.keys, leader: p === POOL_PARTITION },
       'partition taken',
     );
+  }
+
+  /**
+   * The champions of the taken partitions' nodes and series: their last holder may have promoted
+   * models since this replica started (one read of each kind's aliases for all of them).
+   */
+  private async adoptModels(partitions: readonly number[]): Promise<void> {
+    const shards = partitions.map((p) => this.table!.features.shard(p)!);
+    await this.registry?.adopt(
+      'eviction',
+      shards.flatMap((s) => s.nodes()),
+    );
+    await this.registry?.adopt('forecast', forecastSeriesIds(shards.flatMap((s) => s.seriesIds())));
   }
 
   /** Scale-out: whether this replica publishes a target (its partition is held here). */

@@ -32,6 +32,19 @@ import type {
 
 const NODE_SERIES = 'node.';
 
+/** Every FeatureStats field but clockMs: counts, which add up over shards. */
+const SUMMED_STATS = [
+  'trackedKeys',
+  'maxTrackedKeys',
+  'forgottenKeys',
+  'nodes',
+  'pools',
+  'backends',
+  'series',
+  'droppedSeries',
+] as const satisfies readonly Exclude<keyof FeatureStats, 'clockMs'>[];
+type Summed = (typeof SUMMED_STATS)[number];
+
 export class ShardedFeatureStore implements Features {
   private readonly shards = new Map<number, FeatureStore>();
 
@@ -177,41 +190,18 @@ export class ShardedFeatureStore implements Features {
     return this.union((s) => s.seriesIds());
   }
 
-  /** The shards' stats added up: the totals of the partitions held. */
+  /**
+   * The shards' stats added up: the totals of the partitions held. Shards hold disjoint nodes,
+   * pools and series (add() checks), so counts add up; each shard may track maxTrackedKeys keys,
+   * so their sum is the capacity trackedKeys fills. clockMs is a time: the latest, as clockMs.
+   */
   stats(): FeatureStats {
-    let trackedKeys = 0;
-    // Each shard may track maxTrackedKeys keys: the sum is the capacity trackedKeys fills.
-    let maxTrackedKeys = 0;
-    let forgottenKeys = 0;
-    let nodes = 0;
-    let pools = 0;
-    let backends = 0;
-    let series = 0;
-    let droppedSeries = 0;
+    const total = Object.fromEntries(SUMMED_STATS.map((k) => [k, 0])) as Record<Summed, number>;
     for (const s of this.shards.values()) {
       const st = s.stats();
-      trackedKeys += st.trackedKeys;
-      maxTrackedKeys += st.maxTrackedKeys;
-      forgottenKeys += st.forgottenKeys;
-      // Shards hold disjoint nodes, pools and series (add() checks), so counts add up.
-      nodes += st.nodes;
-      pools += st.pools;
-      backends += st.backends;
-      series += st.series;
-      droppedSeries += st.droppedSeries;
+      for (const k of SUMMED_STATS) total[k] += st[k];
     }
-    return {
-      trackedKeys,
-      maxTrackedKeys,
-      forgottenKeys,
-      nodes,
-      pools,
-      backends,
-      series,
-      droppedSeries,
-      // A time, not a count: the latest over the shards, as clockMs.
-      clockMs: this.clockMs,
-    };
+    return { ...total, clockMs: this.clockMs };
   }
 
   /** Changed targets of every held shard, sorted; a removed shard keeps its own until re-added. */

@@ -3,7 +3,7 @@ import { ERROR_CODES } from '../../src/errors.js';
 import { FeatureStore } from '../../src/features/feature-store.js';
 import type { FeatureStoreOptions } from '../../src/features/types.js';
 import type { AccessEvent, AccessOp, LatencyEvent } from '../../src/telemetry/events.js';
-import { BASE_OPTIONS, seeded } from './helpers.js';
+import { applySteps, BASE_OPTIONS, seeded, type WorkloadStep } from './helpers.js';
 
 const OPTIONS: FeatureStoreOptions = {
   ...BASE_OPTIONS,
@@ -18,7 +18,7 @@ const OPS: AccessOp[] = ['get', 'get', 'get', 'get', 'set', 'del', 'evict'];
 /** A seeded mixed workload: skewed keys over 3 nodes (forcing forgets), 2 pools, out-of-order ts. */
 function workload(seed: number, startMs: number, batches: number) {
   const random = seeded(seed);
-  const steps: ({ node: string; access: AccessEvent[] } | { latency: LatencyEvent[] })[] = [];
+  const steps: WorkloadStep[] = [];
   let ts = startMs;
   for (let b = 0; b < batches; b++) {
     const access: AccessEvent[] = [];
@@ -48,13 +48,6 @@ function workload(seed: number, startMs: number, batches: number) {
     steps.push({ latency });
   }
   return steps;
-}
-
-function apply(store: FeatureStore, steps: ReturnType<typeof workload>): void {
-  for (const s of steps) {
-    if ('node' in s) store.applyAccess(s.node, s.access);
-    else store.applyLatency('proxy-1', s.latency);
-  }
 }
 
 /** Everything a reader can observe. */
@@ -87,7 +80,7 @@ describe('FeatureStore', () => {
 
   it('round-trips a snapshot of a seeded workload exactly, forgets included, and evolves identically after', () => {
     const store = new FeatureStore(OPTIONS);
-    apply(store, workload(1, 1_700_000_000_000, 120));
+    applySteps(store, workload(1, 1_700_000_000_000, 120));
     expect(store.stats().forgottenKeys).toBeGreaterThan(0);
     expect(store.stats().droppedSeries).toBeGreaterThan(0);
     const restored = FeatureStore.restore(store.snapshot(), OPTIONS);
@@ -96,14 +89,14 @@ describe('FeatureStore', () => {
 
     // Same slots, links, PRNG state: the same later events forget the same keys.
     const more = workload(2, store.clockMs, 60);
-    apply(store, more);
-    apply(restored, more);
+    applySteps(store, more);
+    applySteps(restored, more);
     expect(observe(restored)).toEqual(observe(store));
   });
 
   it('reports every restored target as changed', () => {
     const store = new FeatureStore(OPTIONS);
-    apply(store, workload(3, 0, 6));
+    applySteps(store, workload(3, 0, 6));
     store.drainChanged();
     const restored = FeatureStore.restore(store.snapshot(), OPTIONS);
     expect(restored.drainChanged()).toEqual({ nodes: ['n1', 'n2', 'n3'], pools: ['api', 'web'] });
@@ -125,7 +118,7 @@ describe('FeatureStore', () => {
 
   it('rejects truncated, corrupted and foreign bytes with PRESCIENT_E_SNAPSHOT_FORMAT', () => {
     const store = new FeatureStore(OPTIONS);
-    apply(store, workload(4, 0, 10));
+    applySteps(store, workload(4, 0, 10));
     const bytes = store.snapshot();
     const code = (input: Uint8Array, options = OPTIONS): unknown => {
       try {

@@ -3,7 +3,7 @@ import { FeatureStore } from '../../src/features/feature-store.js';
 import { ShardedFeatureStore } from '../../src/features/sharded-store.js';
 import type { Features, FeatureStoreOptions } from '../../src/features/types.js';
 import type { AccessEvent, AccessOp, LatencyEvent } from '../../src/telemetry/events.js';
-import { BASE_OPTIONS, seeded } from './helpers.js';
+import { applySteps, BASE_OPTIONS, seeded, type WorkloadStep } from './helpers.js';
 
 // Limits apply per shard, so they are set high enough that neither store forgets keys or refuses
 // series: which keys are forgotten is decided per partition and is not expected to match.
@@ -22,16 +22,14 @@ const POOL_PARTITION = 2;
 const KEYS = 200;
 const OPS: AccessOp[] = ['get', 'get', 'get', 'set', 'del', 'evict'];
 
-type Step = { node: string; access: AccessEvent[] } | { latency: LatencyEvent[] };
-
 /**
  * A seeded workload over the 4 nodes and 2 pools, with late events. It ends with one event at
  * the same time on every partition, so every shard's clock equals the single store's (each shard
  * reads as of its own clock; the last test shows what happens otherwise).
  */
-function workload(seed: number, startMs: number, batches: number): Step[] {
+function workload(seed: number, startMs: number, batches: number): WorkloadStep[] {
   const random = seeded(seed);
-  const steps: Step[] = [];
+  const steps: WorkloadStep[] = [];
   let ts = startMs;
   for (let b = 0; b < batches; b++) {
     const access: AccessEvent[] = [];
@@ -63,13 +61,6 @@ function workload(seed: number, startMs: number, batches: number): Step[] {
     latency: [{ ts: end, pool: 'web', backend: 'b0', latencyMs: 5, status: 200 }],
   });
   return steps;
-}
-
-function apply(store: Features, steps: readonly Step[]): void {
-  for (const s of steps) {
-    if ('node' in s) store.applyAccess(s.node, s.access);
-    else store.applyLatency('proxy-1', s.latency);
-  }
 }
 
 /** What a reader of `nodes` and `pools` can observe (stats apart). */
@@ -105,8 +96,8 @@ describe('ShardedFeatureStore', () => {
     const single = new FeatureStore(OPTIONS);
     const sharded = shardedAll();
     const steps = workload(1, 1_700_000_000_000, 80);
-    apply(single, steps);
-    apply(sharded, steps);
+    applySteps(single, steps);
+    applySteps(sharded, steps);
 
     expect(sharded.partitions()).toEqual([0, 1, 2]);
     expect(sharded.nodes()).toEqual(['n1', 'n2', 'n3', 'n4']);
@@ -123,8 +114,8 @@ describe('ShardedFeatureStore', () => {
     expect(sharded.drainChanged()).toEqual({ nodes: [], pools: [] });
 
     const more = workload(2, single.clockMs, 10).filter((s) => !('node' in s) || s.node !== 'n1');
-    apply(single, more);
-    apply(sharded, more);
+    applySteps(single, more);
+    applySteps(sharded, more);
     expect(sharded.drainChanged()).toEqual({ nodes: ['n2', 'n3', 'n4'], pools: ['api', 'web'] });
     expect(single.drainChanged()).toEqual({ nodes: ['n2', 'n3', 'n4'], pools: ['api', 'web'] });
     expect(observe(sharded, ['n2', 'n3', 'n4'])).toEqual(observe(single, ['n2', 'n3', 'n4']));
@@ -132,7 +123,7 @@ describe('ShardedFeatureStore', () => {
 
   it('routes each node to its partition and latency state to the pool partition', () => {
     const sharded = shardedAll();
-    apply(sharded, workload(3, 0, 8));
+    applySteps(sharded, workload(3, 0, 8));
     expect(sharded.shard(0)!.nodes()).toEqual(['n1']);
     expect(sharded.shard(1)!.nodes()).toEqual(['n2', 'n4']);
     expect(sharded.shard(2)!.nodes()).toEqual(['n3']);
@@ -143,7 +134,7 @@ describe('ShardedFeatureStore', () => {
 
   it('hides the nodes of a removed partition and keeps its state in the removed shard', () => {
     const sharded = shardedAll();
-    apply(sharded, workload(4, 0, 40));
+    applySteps(sharded, workload(4, 0, 40));
     const before = sharded.stats();
     const removed = sharded.remove(1)!;
 
@@ -175,7 +166,7 @@ describe('ShardedFeatureStore', () => {
 
   it('hands a partition to another replica through a snapshot with the same answers', () => {
     const a = shardedAll();
-    apply(a, workload(5, 1_700_000_000_000, 40));
+    applySteps(a, workload(5, 1_700_000_000_000, 40));
     a.drainChanged();
     const seen = observe(a, ['n2', 'n4'], []);
     const removed = a.remove(1)!;
@@ -194,8 +185,8 @@ describe('ShardedFeatureStore', () => {
     const more = workload(6, removed.clockMs, 12).filter(
       (s) => 'node' in s && partitionOf(s.node) === 1,
     );
-    apply(removed, more);
-    apply(b, more);
+    applySteps(removed, more);
+    applySteps(b, more);
     expect(observe(b)).toEqual(observe(removed));
     expect(b.clockMs).toBe(removed.clockMs);
   });
@@ -257,12 +248,12 @@ describe('ShardedFeatureStore', () => {
   it("reads a node's features as of its own partition's clock, not the latest of all", () => {
     const single = new FeatureStore(OPTIONS);
     const sharded = shardedAll();
-    const steps: Step[] = [
+    const steps: WorkloadStep[] = [
       { node: 'n1', access: [{ ts: 60_000, key: 'a', hit: true }] },
       { node: 'n2', access: [{ ts: 120_000, key: 'b', hit: true }] },
     ];
-    apply(single, steps);
-    apply(sharded, steps);
+    applySteps(single, steps);
+    applySteps(sharded, steps);
     expect(sharded.clockMs).toBe(120_000);
     // One half-life (60 s) later in the single store: half the count.
     expect(single.keyFeatures('n1', 'a')).toMatchObject({ asOfMs: 120_000 });

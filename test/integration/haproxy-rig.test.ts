@@ -10,7 +10,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import { parseServersState } from '../../src/publish/haproxy.js';
 import type { WeightsDocument } from '../../src/publish/document.js';
 import { isolatedSettings, NATS_URL, waitFor } from '../helpers/engine.js';
 import { cleanup, natsConnection } from './servers.js';
+import { freePort } from './fault-servers.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
 const POOL = 'rig';
@@ -64,17 +64,6 @@ afterAll(async () => {
   }
   await cleanup(settings);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startBackend(name: string): Promise<Backend> {
   const b: Backend = {
