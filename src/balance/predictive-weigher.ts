@@ -7,11 +7,16 @@
  * service rate 1/L falls linearly with the arrival rate λ. Each backend gets the generalised
  * line 1/L = a − b·λ (a = 1/base latency, a/b = capacity, b ≈ 1/k for k parallel workers),
  * fitted online by exponentially forgotten least squares on one point per decision
- * (x = the backend's request rate, y = 1 / its EWMA latency), with a weak ridge prior on the
- * slope so a backend observed at a single load still has a curve (Kelly, "Reversibility and
+ * (x = the backend's request rate, y = 1 / its EWMA latency), with a ridge prior on the slope
+ * so a backend observed at a single load still has a curve (Kelly, "Reversibility and
  * Stochastic Networks", ch. 1; the same 1/(1 − ρ) curve drives Mitzenmacher's supermarket-model
- * analyses of P2C). The tail is the mean times a learned tail ratio (EWMA of p99 / mean), so
- * the predicted p99 of backend i at load x is P_i(x) = tail_i / (a_i − b_i·x).
+ * analyses of P2C). The prior weighs `priorWeight` plus the residual variance of the fit over
+ * the prior variance of the slope (`priorSlopeSpread`; a Bayesian ridge): one-second EWMAs of a
+ * lightly loaded backend are noisy, and without it a chance rise of 1/L with load fitted slopes
+ * near 0, i.e. capacities of 10⁴–10⁵ req/s that sent most of the pool to one backend before a
+ * burst (bench `bursty`); clean observations still move the slope (the M/M/1 test). The tail
+ * is the mean times a learned tail ratio (EWMA of p99 / mean), so the predicted p99 of backend i
+ * at load x is P_i(x) = tail_i / (a_i − b_i·x).
  *
  * Split. With the pool's forecast load Λ (forecast p90 of the next step; p50 when no p90;
  * the current pool rate when no forecast) the shares minimise max_i P_i(x_i) subject to
@@ -29,6 +34,14 @@
  * least `floorShare`; and no share moves more than `maxStepShare` from the one published last
  * (ejection is exempt: safety beats smoothness). See balance/shares.ts.
  *
+ * Re-admission. A backend ejected for `maxEjectionMs` × 2^(ejections in a row − 1) (at most ×8)
+ * without a single response since is re-admitted on probation, as Envoy re-admits after
+ * `base_ejection_time` × ejections: its learned curve is dropped (the pool's median stands in),
+ * it ramps up like a slow start, and the stale figures that ejected it cannot eject it again
+ * until it answers. Without this a client that sends a floor-weight backend nothing (weighted
+ * P2C, client/pickers.ts) would never let the engine see it recover. A backend that keeps
+ * answering at the floor (weighted round robin) is judged on its fresh figures as before.
+ *
  * Explanation. log(share) = equalSplit + latency + forecastLoad + errors + affinity + slowStart
  * + ejection + normalisation + override, exactly; the text names the factor with the largest
  * |contribution| among latency, forecastLoad, errors, affinity, slowStart, ejection, override.
@@ -36,7 +49,7 @@
  *
  * State. The learned curves and first-seen times live in the instance, keyed by pool and
  * backend, so one instance serves every pool (or one per pool; either works). Each backend
- * costs 10 numbers; at most `maxBackends` are kept and a backend unseen for `stateTtlMs` is
+ * costs 16 numbers; at most `maxBackends` are kept and a backend unseen for `stateTtlMs` is
  * forgotten. The engine must keep one long-lived instance per process (not create one per
  * decision) and call `weigh` once per publish interval with the store clock as `nowMs`.
  */
@@ -58,14 +71,24 @@ export interface PredictiveWeigherOptions extends ShareLimits {
   readonly ejectErrorGap: number;
   /** Largest fraction of a pool ejected at once. Default 0.5. */
   readonly maxEjectedFraction: number;
+  /**
+   * An ejected backend that has answered nothing for this long (ms) × 2^(ejections in a row − 1),
+   * at most × 8, is re-admitted on probation: the ejection's evidence is stale, and a client
+   * whose picker sends nothing to a backend at the floor (weighted P2C) would otherwise keep it
+   * out forever. Default 10 000.
+   */
+  readonly maxEjectionMs: number;
   /** Share × (1 − errorRate)^this. Default 2. */
   readonly errorPenaltyExponent: number;
   /** Share × (1 + this × affinity). Default 1. */
   readonly affinityGain: number;
   /**
    * The split is planned for max(forecast, current load) × this: a decision must hold until the
-   * next one, through bursts the per-step forecast does not see. Default 2.5 (1.5 measured
-   * p99 866 ms on the `bursty` bench scenario, 2.5 gave 417 ms).
+   * next one, through bursts the per-step forecast does not see. Default 2.5. Bench balance,
+   * seeds 1–5, mean p99(prescient-wp2c) / best baseline: 1.5 → 1.074 (`bursty` 1.75), 2.5 →
+   * 0.989, 4 → 0.984 (WRR 1.437 vs 1.485); 4 would also plan both forecasts of the weigher test
+   * "a higher forecast load flattens the split" past the pool's capacity, so it is not the
+   * default yet.
    */
   readonly headroom: number;
   /** Weight kept by past observations per new one (0..1). Default 0.9 (half-life ≈ 6.6 decisions). */
@@ -74,6 +97,12 @@ export interface PredictiveWeigherOptions extends ShareLimits {
   readonly priorSlope: number;
   /** Strength of the slope prior relative to a load spread of 100 % of the mean load. Default 0.05. */
   readonly priorWeight: number;
+  /**
+   * Prior standard deviation of the slope, relative to `priorSlope`. The prior weighs as much as
+   * the observations' residual variance over this variance (the Bayesian ridge), so noisy
+   * observations move the slope less than clean ones. Default 0.1.
+   */
+  readonly priorSlopeSpread: number;
   /** Backends whose state is kept at most. Default 4096. */
   readonly maxBackends: number;
   /** State of a backend unseen this long is forgotten (ms). Default 600 000. */
@@ -89,12 +118,14 @@ export const PREDICTIVE_DEFAULTS: PredictiveWeigherOptions = {
   ejectErrorRatio: 3,
   ejectErrorGap: 0.2,
   maxEjectedFraction: 0.5,
+  maxEjectionMs: 10_000,
   errorPenaltyExponent: 2,
   affinityGain: 1,
   headroom: 2.5,
   forgetting: 0.9,
   priorSlope: 0.5,
   priorWeight: 0.05,
+  priorSlopeSpread: 0.1,
   maxBackends: 4096,
   stateTtlMs: 600_000,
 };
@@ -122,8 +153,22 @@ class BackendState {
   sy = 0;
   sxx = 0;
   sxy = 0;
+  syy = 0;
   tail = 1;
   lastRequests = -1;
+  /** When the current ejection began (NaN when admitted). */
+  ejectedAtMs = NaN;
+  /** Ejections in a row (back-off of the re-admission); reset after `maxEjectionMs` admitted. */
+  ejections = 0;
+  /** Admitted since (ms). */
+  admittedAtMs = NaN;
+  /** Re-admitted on probation at (ms), ramping up like a slow start; NaN when not. */
+  probationAtMs = NaN;
+  /**
+   * `requests` at the re-admission: until it grows, the old evidence cannot eject it again.
+   * NaN once the backend has answered since (or was never re-admitted).
+   */
+  probationRequests = NaN;
   constructor(
     readonly firstSeenMs: number,
     public lastSeenMs: number,
@@ -136,17 +181,31 @@ class BackendState {
     this.sy = this.sy * f + y;
     this.sxx = this.sxx * f + x * x;
     this.sxy = this.sxy * f + x * y;
+    this.syy = this.syy * f + y * y;
     this.tail = this.s0 === 1 ? tail : this.tail + (1 - forgetting) * (tail - this.tail);
   }
 
+  /** Drops the learned curve; the next observation starts it again (and replaces the tail ratio). */
+  forgetCurve(): void {
+    this.s0 = this.sx = this.sy = this.sxx = this.sxy = this.syy = 0;
+  }
+
   /** Ridge fit of y = a − b·x; undefined before any observation. */
-  fit(priorSlope: number, priorWeight: number): { a: number; b: number } | undefined {
+  fit(
+    priorSlope: number,
+    priorWeight: number,
+    priorSpread: number,
+  ): { a: number; b: number } | undefined {
     if (this.s0 <= 0) return undefined;
     const mx = this.sx / this.s0;
     const my = this.sy / this.s0;
     const vxx = Math.max(0, this.sxx - this.s0 * mx * mx);
     const vxy = this.sxy - this.s0 * mx * my;
-    const kappa = priorWeight * this.s0 * Math.max(mx, 1) ** 2;
+    const vyy = Math.max(0, this.syy - this.s0 * my * my);
+    const ss = vxx > TINY ? Math.max(0, vyy - (vxy * vxy) / vxx) : vyy;
+    const noise = ss / Math.max(1, this.s0 - 2);
+    const kappa =
+      priorWeight * this.s0 * Math.max(mx, 1) ** 2 + noise / (priorSpread * priorSlope) ** 2;
     // A curve must not fall with load (b ≥ a small fraction of the prior).
     const b = Math.max(priorSlope * 1e-3, (-vxy + kappa * priorSlope) / (vxx + kappa));
     const a = Math.max(my + b * mx, TINY);
@@ -197,7 +256,8 @@ export class PredictiveWeigher implements Weigher {
   /** The learned curve of a backend, undefined before it was observed with traffic. */
   curve(pool: string, backend: string): LearnedCurve | undefined {
     const s = this.state.get(`${pool}\u0000${backend}`);
-    const f = s?.fit(this.options.priorSlope, this.options.priorWeight);
+    const o = this.options;
+    const f = s?.fit(o.priorSlope, o.priorWeight, o.priorSlopeSpread);
     if (!s || !f) return undefined;
     return {
       baseMs: 1000 / f.a,
@@ -283,7 +343,24 @@ export class PredictiveWeigher implements Weigher {
       }
       s.lastRequests = b.requests;
     });
-    const fits = states.map((s) => s.fit(o.priorSlope, o.priorWeight));
+    // Stale evidence: an ejected backend that has answered nothing for its back-off is
+    // re-admitted on probation, and until it answers again its old figures neither eject it nor
+    // serve as a reference for the others.
+    const stale = states.map((s, i) => {
+      const b = backends[i]!;
+      if (b.requests <= s.probationRequests) return true;
+      s.probationRequests = NaN;
+      if (Number.isNaN(s.ejectedAtMs)) return false;
+      const backoffMs = o.maxEjectionMs * 2 ** Math.min(3, Math.max(0, s.ejections - 1));
+      if (nowMs - Math.max(s.ejectedAtMs, b.lastSeenMs) < backoffMs) return false;
+      s.probationAtMs = nowMs;
+      s.probationRequests = b.requests;
+      // The curve was learned from the evidence that ejected it: the pool's median stands in
+      // until the backend answers again.
+      s.forgetCurve();
+      return true;
+    });
+    const fits = states.map((s) => s.fit(o.priorSlope, o.priorWeight, o.priorSlopeSpread));
     const known = fits.filter((f) => f !== undefined);
     // A backend never observed borrows the pool's median curve (or a neutral one).
     const fallback =
@@ -295,7 +372,9 @@ export class PredictiveWeigher implements Weigher {
     // 2. Ejection: worst outliers first, capped.
     // Each backend is compared with the median of the *other* observed backends, so that in a
     // small pool an outlier does not pull the reference toward itself.
-    const observed = backends.map((_, i) => i).filter((i) => backends[i]!.requests > 0);
+    const observed = backends
+      .map((_, i) => i)
+      .filter((i) => backends[i]!.requests > 0 && !stale[i]);
     const latOf = (i: number) => Math.max(MIN_LATENCY_MS, backends[i]!.ewmaLatencyMs);
     const refErr = backends.map((_, i) =>
       median(observed.filter((j) => j !== i).map((j) => backends[j]!.errorRate)),
@@ -313,6 +392,7 @@ export class PredictiveWeigher implements Weigher {
       median(observed.filter((j) => j !== i && !errOut[j]).map(latOf)),
     );
     const severity = backends.map((b, i) => {
+      if (stale[i]) return 0;
       if (errOut[i]) return 1e6 + b.errorRate; // failing first
       if (b.requests <= 0 || !(refLat[i]! > 0)) return 0;
       const latRatio = latOf(i) / refLat[i]!;
@@ -327,6 +407,23 @@ export class PredictiveWeigher implements Weigher {
       .slice(0, cap)
       .forEach((i) => (ejected[i] = true));
     const active = backends.map((_, i) => i).filter((i) => !ejected[i]);
+    states.forEach((s, i) => {
+      if (ejected[i]) {
+        if (Number.isNaN(s.ejectedAtMs)) {
+          s.ejectedAtMs = nowMs;
+          s.ejections++;
+        }
+        s.admittedAtMs = NaN;
+        s.probationAtMs = NaN;
+        return;
+      }
+      s.ejectedAtMs = NaN;
+      if (nowMs - s.probationAtMs >= o.slowStartWindowMs) s.probationAtMs = NaN; // ramp done
+      if (stale[i]) return;
+      // Admitted on fresh evidence for maxEjectionMs: the back-off starts over.
+      if (Number.isNaN(s.admittedAtMs)) s.admittedAtMs = nowMs;
+      else if (nowMs - s.admittedAtMs >= o.maxEjectionMs) s.ejections = 0;
+    });
 
     // 3. Loads: current and forecast.
     const currentLoad = backends.reduce((p, b) => p + Math.max(0, b.requestRatePerSec), 0);
@@ -360,10 +457,17 @@ export class PredictiveWeigher implements Weigher {
     // Only a backend that joined after the pool's first ones ramps: at engine start every
     // backend is first seen at once, and none of them is new to its clients.
     const poolStartMs = Math.min(...states.map((s) => s.firstSeenMs));
+    const ramp = (fromMs: number) =>
+      Math.max(o.slowStartMinFactor, Math.min(1, (nowMs - fromMs) / o.slowStartWindowMs));
+    // A backend re-admitted on probation ramps up the same way.
+    const onProbation = states.map((s) => !Number.isNaN(s.probationAtMs));
     const ssF = states.map((s, i) =>
-      s.firstSeenMs === poolStartMs || o.slowStartWindowMs <= 0
+      o.slowStartWindowMs <= 0
         ? 1
-        : Math.max(o.slowStartMinFactor, Math.min(1, ageMs[i]! / o.slowStartWindowMs)),
+        : Math.min(
+            s.firstSeenMs === poolStartMs ? 1 : ramp(s.firstSeenMs),
+            onProbation[i] ? ramp(s.probationAtMs) : 1,
+          ),
     );
     const raw = backends.map((_, i) =>
       ejected[i] ? 0 : Math.max(fcShare[i]!, 1e-9) * errF[i]! * affF[i]! * ssF[i]!,
@@ -434,7 +538,10 @@ export class PredictiveWeigher implements Weigher {
         errors: () => `error rate ${(b.errorRate * 100).toFixed(1)} % penalised`,
         affinity: () => `cache affinity: holds ${(aff[i]! * 100).toFixed(0)} % of the hot keys`,
         slowStart: () =>
-          `slow start: first seen ${(ageMs[i]! / 1000).toFixed(1)} s ago, ramp ×${ssF[i]!.toFixed(2)}`,
+          onProbation[i]
+            ? `re-admitted on probation ${((nowMs - states[i]!.probationAtMs) / 1000).toFixed(1)} s ` +
+              `ago after an ejection with no response since, ramp ×${ssF[i]!.toFixed(2)}`
+            : `slow start: first seen ${(ageMs[i]! / 1000).toFixed(1)} s ago, ramp ×${ssF[i]!.toFixed(2)}`,
         ejection: () =>
           !errOut[i]
             ? `ejected to the floor: EWMA latency ${b.ewmaLatencyMs.toFixed(1)} ms is ` +
@@ -469,6 +576,7 @@ export class PredictiveWeigher implements Weigher {
           forecastLoadPerSec: forecastLoad,
           currentLoadPerSec: currentLoad,
           ejected: ejected[i] ? 1 : 0,
+          probation: onProbation[i] ? 1 : 0,
         },
       };
     });

@@ -22,6 +22,8 @@ import {
   ALGORITHMS,
   BASELINES,
   capacityPerSec,
+  generateWorkload,
+  latencyLowerBoundMs,
   seededRandom,
   simulate,
   type SimAlgorithm,
@@ -165,13 +167,28 @@ export interface BalanceBenchScenario {
   readonly name: string;
   readonly description: string;
   readonly results: SimResult[];
+  /**
+   * No dispatcher's p99 on this workload can be lower (sim/balance-sim.ts
+   * `latencyLowerBoundMs`: each request served at once on the backend fastest for it).
+   */
+  readonly p99LowerBoundMs: number;
 }
 
 export interface BalanceBenchSummary {
-  /** Mean over scenarios of p99(prescient-wp2c) / min over baselines of p99. */
+  /**
+   * Mean over scenarios of p99(prescient-wp2c) / min over baselines of p99: the target. NaN when
+   * prescient-wp2c did not run (no figure rather than a 0 that would read as met).
+   */
   readonly meanP99RatioToBestBaseline: number;
   /** Scenarios where prescient-wp2c's p99 is above round robin's. */
   readonly worseThanRoundRobin: string[];
+  /**
+   * The same mean for the clairvoyant `oracle` (the ceiling: what knowing every request's size
+   * reaches); undefined when the oracle did not run.
+   */
+  readonly oracleMeanP99RatioToBestBaseline: number | undefined;
+  /** The same mean for the per-scenario lower bound (no dispatcher goes below it). */
+  readonly lowerBoundMeanP99RatioToBestBaseline: number;
 }
 
 export function benchBalance(
@@ -188,23 +205,41 @@ export function benchBalance(
       onRun?.();
       return r;
     }),
+    p99LowerBoundMs: latencyLowerBoundMs(s, generateWorkload(s, seed)),
   }));
 }
 
-export function summarise(out: readonly BalanceBenchScenario[]): BalanceBenchSummary {
+/** Mean over scenarios of p99(`p99Of(scenario)`) / the best baseline's p99; NaN without any. */
+function meanRatioToBestBaseline(
+  out: readonly BalanceBenchScenario[],
+  p99Of: (s: BalanceBenchScenario) => number | undefined,
+): number {
   const ratios: number[] = [];
+  for (const s of out) {
+    const p = p99Of(s);
+    const base = s.results.filter((r) => BASELINES.includes(r.algorithm));
+    if (p === undefined || base.length === 0) continue;
+    ratios.push(p / Math.min(...base.map((r) => r.p99Ms)));
+  }
+  return ratios.length === 0 ? NaN : ratios.reduce((a, b) => a + b, 0) / ratios.length;
+}
+
+const p99Of = (s: BalanceBenchScenario, a: SimAlgorithm) =>
+  s.results.find((r) => r.algorithm === a)?.p99Ms;
+
+export function summarise(out: readonly BalanceBenchScenario[]): BalanceBenchSummary {
   const worse: string[] = [];
   for (const s of out) {
-    const p = s.results.find((r) => r.algorithm === 'prescient-wp2c');
-    const base = s.results.filter((r) => BASELINES.includes(r.algorithm));
-    const rr = s.results.find((r) => r.algorithm === 'round-robin');
-    if (!p || base.length === 0) continue;
-    ratios.push(p.p99Ms / Math.min(...base.map((r) => r.p99Ms)));
-    if (rr && p.p99Ms > rr.p99Ms) worse.push(s.name);
+    const p = p99Of(s, 'prescient-wp2c');
+    const rr = p99Of(s, 'round-robin');
+    if (p !== undefined && rr !== undefined && p > rr) worse.push(s.name);
   }
+  const oracle = meanRatioToBestBaseline(out, (s) => p99Of(s, 'oracle'));
   return {
-    meanP99RatioToBestBaseline: ratios.reduce((a, b) => a + b, 0) / Math.max(1, ratios.length),
+    meanP99RatioToBestBaseline: meanRatioToBestBaseline(out, (s) => p99Of(s, 'prescient-wp2c')),
     worseThanRoundRobin: worse,
+    oracleMeanP99RatioToBestBaseline: Number.isNaN(oracle) ? undefined : oracle,
+    lowerBoundMeanP99RatioToBestBaseline: meanRatioToBestBaseline(out, (s) => s.p99LowerBoundMs),
   };
 }
 
@@ -214,6 +249,10 @@ const HELP = `usage: prescient bench balance [--scenario NAME|all] [--seed S] [-
   --seed S     workload and speed draw seed (default 1)
   --json       print {"scenarios": [{"name", "results": [{"algorithm", "p50Ms", "p99Ms",
                "p999Ms", "errorRate", "divertSec"}]}]}
+
+The oracle reads the future (each request's size): a ceiling, not a baseline; the target ratio
+is prescient-wp2c's p99 over the best of round-robin, least-connections, p2c-least-request and
+peak-ewma-p2c.
 
 Reads ../shared/data/lb (PRESCIENT_SHARED_DATA overrides the shared/data directory).`;
 
@@ -285,8 +324,14 @@ export async function benchBalanceCommand(argv: string[]): Promise<number> {
   process.stdout.write(
     `\nprescient-wp2c p99 / best baseline p99, mean over ${out.length} scenario(s): ` +
       `${sum.meanP99RatioToBestBaseline.toFixed(3)} (target ≤ 0.8); worse than round robin in: ` +
-      `${sum.worseThanRoundRobin.length === 0 ? 'none' : sum.worseThanRoundRobin.join(', ')}\n`,
+      `${sum.worseThanRoundRobin.length === 0 ? 'none' : sum.worseThanRoundRobin.join(', ')}\n` +
+      `oracle (clairvoyant: knows every request's size; a ceiling, not a baseline): ` +
+      `${sum.oracleMeanP99RatioToBestBaseline?.toFixed(3) ?? '-'}; lower bound (no queueing, ` +
+      `fastest backend for each request): ${sum.lowerBoundMeanP99RatioToBestBaseline.toFixed(3)}\n`,
   );
-  for (const s of out) process.stdout.write(`  ${s.name}: ${s.description}\n`);
+  for (const s of out)
+    process.stdout.write(
+      `  ${s.name}: ${s.description}; p99 ≥ ${s.p99LowerBoundMs.toFixed(1)} ms for any dispatcher\n`,
+    );
   return 0;
 }

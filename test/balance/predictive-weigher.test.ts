@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { PredictiveWeigher } from '../../src/balance/predictive-weigher.js';
 import type { BackendFeatures } from '../../src/features/types.js';
+import { mulberry32 } from '../../src/random.js';
 
 function backend(name: string, over: Partial<BackendFeatures> = {}): BackendFeatures {
   return {
@@ -155,5 +156,73 @@ describe('PredictiveWeigher', () => {
     ]);
     expect(out.every((d) => d.reason === 'FALLBACK')).toBe(true);
     expect(out.map((d) => d.weight)).toEqual([expect.closeTo(0.5, 9), expect.closeTo(0.5, 9)]);
+  });
+
+  it('re-admits on probation a backend ejected with no response since, with a doubling back-off', () => {
+    const w = new PredictiveWeigher({ maxEjectionMs: 10_000 });
+    const healthy = (now: number) =>
+      ['a', 'b', 'c'].map((n) => backend(n, { requests: 100 + now, lastSeenMs: now }));
+    // `slow` answered last at 1 s, 10× slower than the rest, and nothing since.
+    const slow = (over: Partial<BackendFeatures> = {}) =>
+      backend('slow', { ewmaLatencyMs: 100, requests: 50, lastSeenMs: 1000, ...over });
+    const at = (now: number, over?: Partial<BackendFeatures>) =>
+      w.weigh([...healthy(now), slow(over)], { nowMs: now })[3]!;
+    expect(at(1000).inputs['ejected']).toBe(1);
+    expect(at(10_000).inputs['ejected']).toBe(1); // 9 s: still out
+    const probe = at(11_000); // 10 s without a response: on probation
+    expect(probe.inputs['ejected']).toBe(0);
+    expect(probe.inputs['probation']).toBe(1);
+    expect(probe.weight).toBeGreaterThan(0.01);
+    expect(probe.text).toMatch(/re-admitted on probation/);
+    // The same stale figures cannot eject it again…
+    expect(at(12_000).inputs['ejected']).toBe(0);
+    // …a fresh response still 10× slower does, and the next probe waits twice as long.
+    expect(at(13_000, { requests: 51, lastSeenMs: 12_500 }).inputs['ejected']).toBe(1);
+    expect(at(32_000, { requests: 51, lastSeenMs: 12_500 }).inputs['ejected']).toBe(1);
+    expect(at(33_000, { requests: 51, lastSeenMs: 12_500 }).inputs['probation']).toBe(1);
+    // Past the 30 s ramp, still without a response: still not judged on the old figures.
+    const late = at(70_000, { requests: 51, lastSeenMs: 12_500 });
+    expect(late.inputs['ejected']).toBe(0);
+    expect(late.weight).toBeGreaterThan(0.2);
+  });
+
+  it('keeps judging on fresh figures a backend that answers at the floor (no probation)', () => {
+    const w = new PredictiveWeigher({ maxEjectionMs: 10_000 });
+    for (let now = 1000; now <= 60_000; now += 1000) {
+      const out = w.weigh(
+        [
+          backend('a', { requests: now, lastSeenMs: now }),
+          backend('b', { requests: now, lastSeenMs: now }),
+          backend('c', { requests: now, lastSeenMs: now }),
+          backend('slow', { ewmaLatencyMs: 100, requests: now / 100, lastSeenMs: now }),
+        ],
+        { nowMs: now },
+      );
+      expect(out[3]!.inputs['ejected']).toBe(1);
+      expect(out[3]!.inputs['probation']).toBe(0);
+    }
+  });
+
+  it('does not fit a near-flat slope to noisy light-load observations (capacity stays bounded)', () => {
+    // Latency flat at 20 ms ± 15 % while the rate wanders over 5–60 req/s: the data say nothing
+    // about the slope. With the noise-aware prior the capacity stays near the prior's; without
+    // it (an infinite prior spread) chance correlations fit a slope near 0, a capacity far above.
+    const capacity = (priorSlopeSpread: number) => {
+      const w = new PredictiveWeigher({ priorSlopeSpread });
+      const rng = mulberry32(3);
+      let requests = 0;
+      for (let i = 0; i < 60; i++) {
+        const rate = 5 + 55 * rng();
+        requests += rate;
+        const lat = 20 * (1 + 0.3 * (rng() - 0.5));
+        w.weigh(
+          [backend('a', { requests, requestRatePerSec: rate, ewmaLatencyMs: lat, p99Ms: 4 * lat })],
+          { nowMs: i * 1000 },
+        );
+      }
+      return w.curve('p', 'a')!.capacityPerSec;
+    };
+    expect(capacity(0.1)).toBeLessThan(250);
+    expect(capacity(Infinity)).toBeGreaterThan(250);
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { SmoothWeightedRoundRobin, WeightedP2C, seededRandom } from '../../src/client/pickers.js';
+import {
+  SmoothWeightedRoundRobin,
+  WeightedP2C,
+  seededRandom,
+  smoothWeightedPick,
+  weightedP2CPick,
+} from '../../src/client/pickers.js';
 
 describe('SmoothWeightedRoundRobin', () => {
   it('gives nginx’s sequence for weights 5/1/1', () => {
@@ -89,5 +95,56 @@ describe('WeightedP2C', () => {
     expect(Array.from({ length: 50 }, () => x.pick())).toEqual(
       Array.from({ length: 50 }, () => y.pick()),
     );
+  });
+});
+
+describe('the index-level core (shared with the balancer simulator)', () => {
+  it('smooth WRR skips zero and NaN weights and leaves their current value alone', () => {
+    const current = [0, 0, 0, 0];
+    const seq = Array.from({ length: 7 }, () => smoothWeightedPick([5, 0, 1, NaN], current));
+    expect(seq).toEqual([0, 0, 0, 2, 0, 0, 0]);
+    expect(current[1]).toBe(0);
+    expect(current[3]).toBe(0);
+    expect(smoothWeightedPick([0, 0], [0, 0])).toBe(-1);
+  });
+
+  it('weighted P2C scores (inflight + 1) / weight: a heavier backend wins with more in flight', () => {
+    // random() = 0 draws index 0 first; the second draw (0 excluded) is index 1.
+    const zero = () => 0;
+    const inflight = [3, 1];
+    // 0: (3 + 1) / 0.6 = 6.7; 1: (1 + 1) / 0.1 = 20 → 0, although it has more in flight.
+    expect(weightedP2CPick([0.6, 0.1], (i) => inflight[i]!, zero)).toBe(0);
+    // With 12 in flight, 0 costs 21.7 > 20 → 1.
+    inflight[0] = 12;
+    expect(weightedP2CPick([0.6, 0.1], (i) => inflight[i]!, zero)).toBe(1);
+    // A single usable backend is returned without drawing; none → −1.
+    expect(
+      weightedP2CPick(
+        [0, 2],
+        () => 0,
+        () => Number.NaN,
+      ),
+    ).toBe(1);
+    expect(weightedP2CPick([0, 0], () => 0, zero)).toBe(-1);
+  });
+
+  it('the SDK classes pick exactly what the core picks', () => {
+    const backends = [
+      { backend: 'a', weight: 0.5 },
+      { backend: 'b', weight: 0 },
+      { backend: 'c', weight: 0.3 },
+      { backend: 'd', weight: 0.2 },
+    ];
+    const usable = backends.filter((b) => b.weight > 0);
+    const load: Record<string, number> = { a: 4, c: 1, d: 0 };
+    const sdk = new WeightedP2C(backends, (b) => load[b]!, seededRandom(11));
+    const rng = seededRandom(11);
+    const weights = usable.map((b) => b.weight);
+    const core = () => usable[weightedP2CPick(weights, (i) => load[usable[i]!.backend]!, rng)]!;
+    for (let k = 0; k < 200; k++) expect(sdk.pick()).toBe(core().backend);
+    const swrr = new SmoothWeightedRoundRobin(backends);
+    const current = weights.map(() => 0);
+    for (let k = 0; k < 50; k++)
+      expect(swrr.pick()).toBe(usable[smoothWeightedPick(weights, current)]!.backend);
   });
 });

@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { PredictiveWeigher } from '../../src/balance/predictive-weigher.js';
 import {
   ALGORITHMS,
+  BASELINES,
   capacityPerSec,
+  fifoCompletionMs,
+  generateWorkload,
+  latencyLowerBoundMs,
   simulate,
   type SimBackend,
   type SimScenario,
@@ -36,6 +40,50 @@ describe('simulate', () => {
   it('gives every algorithm the same arrivals', () => {
     const counts = ALGORITHMS.map((a) => simulate(scenario, a, opts).requests);
     expect(new Set(counts).size).toBe(1);
+  });
+
+  it('gives every request the same size whatever the other requests did (common random numbers)', () => {
+    // Workers enough that no request ever waits: a request's latency is its size × the mean
+    // service time of the backend it went to, or 1 ms where it failed. b fails everything.
+    const wide: SimScenario = {
+      ...scenario,
+      backends: [
+        { name: 'a', workers: 10_000, meanServiceMs: 10 },
+        {
+          name: 'b',
+          workers: 10_000,
+          meanServiceMs: 10,
+          errors: { fromMs: 0, probability: 1, latencyMs: 1 },
+        },
+      ],
+    };
+    const work = generateWorkload(wide, opts.seed);
+    const n = work.size.length;
+    expect(n).toBe(simulate(wide, 'round-robin', opts).requests);
+    const p50 = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.ceil(0.5 * xs.length) - 1]!;
+    // Round robin: the even requests on a, served in size × 10 ms; the odd ones fail on b.
+    const rr = work.size.map((z, i) => (i % 2 === 0 ? z * 10 : 1));
+    expect(simulate(wide, 'round-robin', opts).p50Ms).toBeCloseTo(p50(rr), 2);
+    // The oracle never sends a request where it would fail: every request is size × 10 ms, and
+    // the p99 reaches the lower bound exactly (nothing waits, every request on its best backend).
+    const oracle = simulate(wide, 'oracle', opts);
+    expect(oracle.errorRate).toBe(0);
+    expect(oracle.p50Ms).toBeCloseTo(p50(work.size.map((z) => z * 10)), 2);
+    expect(oracle.p99Ms).toBe(
+      latencyLowerBoundMs({ ...wide, backends: [wide.backends[0]!] }, work),
+    );
+  });
+
+  it('draws the workload from the seed alone', () => {
+    const w = generateWorkload(scenario, 7);
+    expect(generateWorkload(scenario, 7)).toEqual(w);
+    expect(w.arrivalMs.every((t, i) => i === 0 || t >= w.arrivalMs[i - 1]!)).toBe(true);
+    expect(w.arrivalMs.at(-1)!).toBeLessThan(scenario.durationMs);
+    // Exp(1) sizes: mean ≈ 1 over ~1000 requests.
+    const mean = w.size.reduce((a, b) => a + b, 0) / w.size.length;
+    expect(mean).toBeGreaterThan(0.9);
+    expect(mean).toBeLessThan(1.1);
+    expect(w.errorDraw.every((u) => u >= 0 && u < 1)).toBe(true);
   });
 
   it('round robin over a healthy and an always-failing backend: half the requests fail', () => {
@@ -97,5 +145,52 @@ describe('simulate', () => {
     expect(p.divertSec).not.toBeNull();
     expect(p.divertSec!).toBeLessThan(5);
     expect(p.p99Ms).toBeLessThan(rr.p99Ms);
+  });
+});
+
+describe('fifoCompletionMs', () => {
+  it('starts each job on the first worker free, in order (hand-computed)', () => {
+    // Two workers free at 5 and 8 ms; a queued job of 3 ms starts at 5, ends at 8; the new job
+    // of 4 ms then starts at 8 (both workers free) and ends at 12.
+    const durations = [3, 4];
+    expect(fifoCompletionMs([5, 8], 2, 2, (j) => durations[j]!)).toBe(12);
+    // The duration may depend on the start time (a backend slowed from 6 ms on: × 10).
+    expect(fifoCompletionMs([5, 8], 2, 2, (j, t) => durations[j]! * (t >= 6 ? 10 : 1))).toBe(48);
+    // An idle worker (free now, at 2 ms) takes the job at once.
+    expect(fifoCompletionMs([2, 8], 2, 1, () => 4)).toBe(6);
+  });
+});
+
+describe('the oracle and the lower bound', () => {
+  // capacityPerSec counts healthy capacity: the slow-down and the errors do not change it.
+  const backends: SimBackend[] = [
+    { name: 'fast', workers: 2, meanServiceMs: 5 },
+    { name: 'slow', workers: 2, meanServiceMs: 20 },
+    {
+      name: 'flaky',
+      workers: 2,
+      meanServiceMs: 10,
+      slowdown: { fromMs: 5000, toMs: 10_000, factor: 4 },
+      errors: { fromMs: 12_000, probability: 0.3, latencyMs: 2 },
+    },
+  ];
+  const mixed: SimScenario = {
+    name: 'mixed',
+    description: 'a fast, a slow and a flaky backend at 75 %',
+    durationMs: 20_000,
+    backends,
+    ratesPerSec: [0.75 * capacityPerSec(backends)],
+    stepMs: 20_000,
+  };
+
+  it('no algorithm goes below the lower bound; the oracle beats every baseline here', () => {
+    const bound = latencyLowerBoundMs(mixed, generateWorkload(mixed, 3));
+    const results = ALGORITHMS.map((a) => simulate(mixed, a, { ...opts, seed: 3 }));
+    for (const r of results) expect(r.p99Ms).toBeGreaterThanOrEqual(bound);
+    const oracle = results.find((r) => r.algorithm === 'oracle')!;
+    for (const r of results.filter((x) => BASELINES.includes(x.algorithm)))
+      expect(oracle.p99Ms).toBeLessThan(r.p99Ms);
+    expect(oracle.errorRate).toBe(0);
+    expect(BASELINES).not.toContain('oracle');
   });
 });
