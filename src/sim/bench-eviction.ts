@@ -27,6 +27,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Progress } from '../cli/progress.js';
 import { UsageError } from '../errors.js';
+import { ABLATION_POLICY_IDS } from '../learn/eviction/ablation.js';
 import '../learn/eviction-registration.js';
 import '../policy/builtin.js';
 import { evictionPolicies } from '../policy/eviction-policy.js';
@@ -43,7 +44,16 @@ export interface EvictionBenchResult {
   readonly hitRatio: number;
   readonly byteHitRatio: number;
   readonly requestsPerSec: number;
+  /**
+   * The lowest value, over checkpoints every {@link CHECKPOINT_REQUESTS} requests and the end,
+   * of (cumulative hit ratio − LRU's cumulative hit ratio at the same size), in points (×100):
+   * how far below LRU the policy ever was. 0 for LRU. Table only (not in --json).
+   */
+  readonly minVsLruPt: number;
 }
+
+/** Requests between the checkpoints of {@link EvictionBenchResult.minVsLruPt}. */
+export const CHECKPOINT_REQUESTS = 10_000;
 
 /** One trace: the --json document. */
 export interface EvictionBenchReport {
@@ -89,9 +99,13 @@ export function traceFiles(path: string): string[] {
   return out;
 }
 
-/** Policy ids to run, in report order: LRU first, Bélády last, the rest as given. */
+/**
+ * Policy ids to run, in report order: LRU first, Bélády last, the rest as given. The default is
+ * every registered policy but the learned policy's ablation ceilings (they read the future and
+ * run only when named).
+ */
 export function policyOrder(requested: readonly string[] | undefined): string[] {
-  const ids = requested ?? evictionPolicies.ids();
+  const ids = requested ?? evictionPolicies.ids().filter((id) => !ABLATION_POLICY_IDS.includes(id));
   for (const id of ids) evictionPolicies.create(id, { capacity: 1, unit: 'objects' }); // unknown → error
   const middle = ids.filter((id) => id !== 'lru' && id !== 'belady');
   return ['lru', ...new Set(middle), 'belady'];
@@ -112,16 +126,22 @@ export function benchLoadedTrace(
     o.quiet === true || total < 2_000_000 ? undefined : new Progress(`replay ${name}`, total);
   let done = 0;
   const results: EvictionBenchResult[] = [];
+  // LRU's cumulative hits at each checkpoint, per size (LRU runs first).
+  const lruHits = new Map<number, number[]>();
   for (const policy of policies) {
     for (const cacheSize of sizes) {
       const capacity = capacityFor(trace, cacheSize, unit);
       const p = evictionPolicies.create(policy, { capacity, unit, seed: o.seed ?? 1 });
       const base = done;
+      const checkpoints: number[] = [];
       const r = simulateLoaded(trace, p, {
         unitSize,
+        checkpointEvery: CHECKPOINT_REQUESTS,
+        onCheckpoint: (_requests, hits) => checkpoints.push(hits),
         ...(progress ? { onProgress: (n: number) => progress.update(base + n) } : {}),
       });
       done += trace.requests;
+      if (policy === 'lru') lruHits.set(cacheSize, checkpoints);
       results.push({
         policy,
         cacheSize,
@@ -129,6 +149,7 @@ export function benchLoadedTrace(
         hitRatio: round(r.hitRatio),
         byteHitRatio: round(r.byteHitRatio),
         requestsPerSec: r.requestsPerSec,
+        minVsLruPt: minVsLru(checkpoints, lruHits.get(cacheSize), trace.requests),
       });
     }
   }
@@ -158,6 +179,24 @@ export async function benchEviction(o: EvictionBenchOptions): Promise<EvictionBe
   return reports;
 }
 
+/**
+ * min over checkpoints k of (hits[k] − lru[k]) / requests[k], in points; checkpoint k is after
+ * min((k + 1) × {@link CHECKPOINT_REQUESTS}, total) requests. NaN without LRU's checkpoints.
+ */
+export function minVsLru(
+  hits: readonly number[],
+  lru: readonly number[] | undefined,
+  total: number,
+): number {
+  if (lru === undefined || lru.length !== hits.length) return Number.NaN;
+  let min = 0;
+  for (let k = 0; k < hits.length; k++) {
+    const n = Math.min((k + 1) * CHECKPOINT_REQUESTS, total);
+    min = Math.min(min, ((hits[k]! - lru[k]!) / n) * 100);
+  }
+  return Math.round(min * 100) / 100;
+}
+
 /** Share of the LRU → Bélády gap closed: (h − h_LRU) / (h_Bélády − h_LRU); NaN if no gap. */
 export function gapClosed(h: number, lru: number, belady: number): number {
   return belady - lru > 0 ? (h - lru) / (belady - lru) : Number.NaN;
@@ -177,6 +216,7 @@ export function formatTable(reports: readonly EvictionBenchReport[]): string {
     'hit ratio',
     'byte hit',
     'gap closed',
+    'min vs LRU',
     'req/s',
   ];
   const rows: string[][] = [];
@@ -192,16 +232,17 @@ export function formatTable(reports: readonly EvictionBenchReport[]): string {
           rep.trace,
           `${+(size * 100).toFixed(3)} %`,
           r.capacity.toLocaleString('en'),
-          r.policy === 'belady' ? 'belady (future)' : r.policy,
+          readsFuture(r.policy) ? `${r.policy} (future)` : r.policy,
           r.hitRatio.toFixed(4),
           sized ? r.byteHitRatio.toFixed(4) : '',
           Number.isNaN(gap) ? '-' : `${(gap * 100).toFixed(1)} %`,
+          r.policy === 'lru' || Number.isNaN(r.minVsLruPt) ? '' : `${r.minVsLruPt.toFixed(2)} pt`,
           r.requestsPerSec.toLocaleString('en'),
         ]);
       }
     }
   }
-  const right = new Set([1, 2, 4, 5, 6, 7]);
+  const right = new Set([1, 2, 4, 5, 6, 7, 8]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: readonly string[]) =>
     r.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
@@ -215,7 +256,36 @@ export function formatTable(reports: readonly EvictionBenchReport[]): string {
           : ''),
     )
     .join('\n');
-  return `${lines.join('\n')}\n\n${notes}\nbelady reads the future: it is the ceiling, not a deployable policy. No warm-up.\n`;
+  return (
+    `${lines.join('\n')}\n\n${notes}\n` +
+    `belady reads the future: it is the ceiling, not a deployable policy` +
+    (reports.some((r) => r.results.some((x) => ABLATION_POLICY_IDS.includes(x.policy)))
+      ? `; so do ${ABLATION_POLICY_IDS.join(' and ')}, the learned policy with its victim ` +
+        `choice or its admission replaced by the right answer`
+      : '') +
+    `. No warm-up. min vs LRU: the lowest (cumulative hit ratio − LRU's), checked every ` +
+    `${CHECKPOINT_REQUESTS.toLocaleString('en')} requests, in points.\n`
+  );
+}
+
+const readsFuture = (id: string) => id === 'belady' || ABLATION_POLICY_IDS.includes(id);
+
+/** The --json document: exactly the fields of the documented shape. */
+export function jsonReport(r: EvictionBenchReport): object {
+  return {
+    trace: r.trace,
+    requests: r.requests,
+    uniqueKeys: r.uniqueKeys,
+    uniqueBytes: r.uniqueBytes,
+    results: r.results.map((x) => ({
+      policy: x.policy,
+      cacheSize: x.cacheSize,
+      capacity: x.capacity,
+      hitRatio: x.hitRatio,
+      byteHitRatio: x.byteHitRatio,
+      requestsPerSec: x.requestsPerSec,
+    })),
+  };
 }
 
 const HELP = `usage: prescient bench eviction --trace FILE|DIR [options]
@@ -224,7 +294,9 @@ const HELP = `usage: prescient bench eviction --trace FILE|DIR [options]
   --format F         auto (default), csv, oracle or text
   --sizes LIST       cache sizes as fractions of unique keys (bytes if sized); default 0.01,0.05,0.1
   --policies LIST    all (default) or ids: ${evictionPolicies.ids().join(',')}
-                     (lru and belady always run: the floor and the ceiling of the gap closed)
+                     (lru and belady always run: the floor and the ceiling of the gap closed;
+                     ${ABLATION_POLICY_IDS.join(' and ')} read the future and
+                     run only when named: how much of the gap each learned decision leaves)
   --unit-size        treat a sized trace as unit size
   --seed N           seed of sampling policies (default 1)
   --json             print JSON (one document; an array of them for a folder)`;
@@ -281,7 +353,8 @@ export async function benchEvictionCommand(argv: string[]): Promise<number> {
     quiet: values.json && !process.stderr.isTTY,
   });
   if (values.json) {
-    const single = statSync(values.trace).isDirectory() ? reports : reports[0];
+    const docs = reports.map(jsonReport);
+    const single = statSync(values.trace).isDirectory() ? docs : docs[0];
     process.stdout.write(`${JSON.stringify(single)}\n`);
   } else {
     process.stdout.write(formatTable(reports));

@@ -42,6 +42,12 @@ export interface SimOptions {
   readonly unitSize?: boolean;
   /** Called with the requests replayed so far, every {@link PROGRESS_EVERY} requests. */
   readonly onProgress?: (done: number) => void;
+  /**
+   * {@link simulateLoaded} only: calls `onCheckpoint` every this many requests (and after the
+   * last), with the requests replayed and the hits so far (the bench's "min vs LRU").
+   */
+  readonly checkpointEvery?: number;
+  readonly onCheckpoint?: (requests: number, hits: number) => void;
 }
 
 /** A trace held in memory, keys interned to ids: what the bench replays many times. */
@@ -203,8 +209,9 @@ export function simulateLoaded(
   let bytes = 0;
   let byteHits = 0;
   const t0 = performance.now();
-  for (let start = 0; start < n; start += PROGRESS_EVERY) {
-    const end = Math.min(n, start + PROGRESS_EVERY);
+  const step = Math.max(1, opts.checkpointEvery ?? PROGRESS_EVERY);
+  for (let start = 0; start < n; start += step) {
+    const end = Math.min(n, start + step);
     // One loop per request shape keeps the request objects monomorphic.
     if (next === undefined && timestamps === undefined) {
       for (let i = start; i < end; i++) {
@@ -227,6 +234,7 @@ export function simulateLoaded(
         }
       }
     }
+    opts.onCheckpoint?.(end, hits);
     opts.onProgress?.(end);
   }
   return result(n, hits, bytes, byteHits, policy.evictions - evictions0, t0);

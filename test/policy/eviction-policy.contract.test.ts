@@ -4,6 +4,7 @@
  * hits are computed by hand in the comments.
  */
 import { describe, expect, it } from 'vitest';
+import { ABLATION_POLICY_IDS } from '../../src/learn/eviction/ablation.js';
 import '../../src/learn/eviction-registration.js';
 import '../../src/policy/builtin.js';
 import {
@@ -152,11 +153,12 @@ describe('registry', () => {
     );
   });
 
-  it('only belady reads the future', () => {
+  it('only the ceilings read the future: belady and the learned ablations', () => {
     const future = evictionPolicies
       .ids()
       .filter((id) => make(id, { capacity: 1, unit: 'objects' }).usesFuture);
-    expect(future).toEqual(['belady']);
+    expect(future.sort()).toEqual(['belady', ...ABLATION_POLICY_IDS].sort());
+    expect(make('learned', { capacity: 1, unit: 'objects' }).usesFuture).toBe(false);
   });
 });
 

@@ -12,7 +12,13 @@ import {
   simulate,
   simulateLoaded,
 } from '../../src/sim/cache-sim.js';
-import { benchEviction, formatTable, gapClosed } from '../../src/sim/bench-eviction.js';
+import {
+  benchEviction,
+  formatTable,
+  gapClosed,
+  jsonReport,
+  minVsLru,
+} from '../../src/sim/bench-eviction.js';
 import type { TraceRequest } from '../../src/sim/trace-reader.js';
 import { readTrace } from '../../src/sim/trace-reader.js';
 
@@ -151,7 +157,9 @@ describe('bench eviction', () => {
     });
     expect(reports).toHaveLength(1);
     const rep = reports[0]!;
-    expect(Object.keys(rep)).toEqual(['trace', 'requests', 'uniqueKeys', 'uniqueBytes', 'results']);
+    // The --json document has exactly the documented fields.
+    const doc = jsonReport(rep) as { results: object[] };
+    expect(Object.keys(doc)).toEqual(['trace', 'requests', 'uniqueKeys', 'uniqueBytes', 'results']);
     expect(rep.trace).toBe('tiny');
     expect(rep.results.map((r) => r.policy)).toEqual([
       'lru',
@@ -161,7 +169,7 @@ describe('bench eviction', () => {
       'belady',
       'belady',
     ]);
-    expect(Object.keys(rep.results[0]!)).toEqual([
+    expect(Object.keys(doc.results[0]!)).toEqual([
       'policy',
       'cacheSize',
       'capacity',
@@ -177,6 +185,21 @@ describe('bench eviction', () => {
     const floor = rep.results.filter((r) => r.policy === 'lru');
     belady.forEach((b, i) => expect(b.hitRatio).toBeGreaterThanOrEqual(floor[i]!.hitRatio));
     expect(formatTable(reports)).toContain('gap closed');
+    expect(formatTable(reports)).toContain('min vs LRU');
+    // LRU is never below itself; 3000 requests are one checkpoint, so min vs LRU compares the
+    // final hit ratios (floored at 0).
+    for (const r of rep.results) {
+      const lru = floor.find((f) => f.cacheSize === r.cacheSize)!;
+      const expected = Math.min(0, Math.round((r.hitRatio - lru.hitRatio) * 1e4) / 100);
+      expect(r.minVsLruPt).toBeCloseTo(expected, 1);
+    }
+  });
+
+  it('min vs LRU is the lowest cumulative difference over the checkpoints, in points', () => {
+    // After 10,000 requests 5 vs 6 hits (−0.01 pt), after 15,000: 15 vs 12 (+0.02 pt).
+    expect(minVsLru([5, 15], [6, 12], 15_000)).toBe(-0.01);
+    expect(minVsLru([7, 15], [6, 12], 15_000)).toBe(0);
+    expect(minVsLru([7], undefined, 15_000)).toBeNaN();
   });
 
   it('gap closed is (h − LRU) / (Bélády − LRU)', () => {

@@ -287,8 +287,8 @@ export interface LearnedMemoryReport {
 const ENTRY_BYTES_ESTIMATE = 200;
 
 export class LearnedPolicy implements EvictionPolicy {
-  readonly id = 'learned';
-  readonly usesFuture = false;
+  readonly id: string = 'learned';
+  readonly usesFuture: boolean = false;
   evictions = 0;
   used = 0;
   /** Retrains done so far. */
@@ -414,6 +414,20 @@ export class LearnedPolicy implements EvictionPolicy {
       promotions: this.promotions,
       learnedPromotions: this.learnedPromotions,
     };
+  }
+
+  /**
+   * Ablation hooks, defined only by the future-reading ceilings of ./ablation.ts (never by
+   * `learned` itself, whose leakage test proves it reads no future): the index of the victim
+   * among the sampled main-cache candidates, and whether a key leaving probation is promoted.
+   * Absent, or `undefined`, the policy decides as usual; the networks keep training either way.
+   */
+  protected victimOverride?(candidates: readonly { readonly key: string }[]): number | undefined;
+  protected admissionOverride?(key: string): boolean | undefined;
+
+  /** The time scale T in requests (capacity in objects; capacity / mean size when sized). */
+  protected get timeScaleRequests(): number {
+    return this.timeScale;
   }
 
   access(req: CacheRequest): boolean {
@@ -552,7 +566,10 @@ export class LearnedPolicy implements EvictionPolicy {
     e.probation = false;
     let promote = e.probationHits >= this.s.promoteHits;
     let pReuse = Number.NaN;
-    if (!promote && this.model !== null && this.s.promoteProbability <= 1) {
+    const forced = this.admissionOverride?.(e.key);
+    if (forced !== undefined) {
+      promote = forced;
+    } else if (!promote && this.model !== null && this.s.promoteProbability <= 1) {
       extractFeatures(e, this.clock, this.scratch.agentInput, 0);
       pReuse = sigmoid(clampLogit(mlpForward(this.model.predictor, this.scratch.agentInput, 0)));
       this.admissionDecisions++;
@@ -601,7 +618,10 @@ export class LearnedPolicy implements EvictionPolicy {
     for (let i = 0; i < k; i++) cands.push(this.resident[k === n ? i : this.rng.int(n)]!);
     let best = cands[0]!;
     const model = this.model;
-    if (model === null) {
+    const forced = this.victimOverride?.(cands);
+    if (forced !== undefined) {
+      best = cands[forced]!;
+    } else if (model === null) {
       for (const c of cands) if (c.lastTick < best.lastTick) best = c;
       this.fallbackEvictions++;
       if (this.s.decisionLog > 0) {

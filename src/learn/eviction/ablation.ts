@@ -1,0 +1,78 @@
+/**
+ * @module learn/eviction/ablation
+ * Two ceilings of the learned policy that READ THE FUTURE, for the eviction bench only: each is
+ * {@link LearnedPolicy} with one of its two learned decisions replaced by the right answer, so
+ * the bench shows how much of the LRU → Bélády gap each decision leaves on the table (an
+ * ablation in the sense of Song et al.'s LRB, NSDI'20, which compares its learned policy with
+ * "relaxed Bélády" the same way). Like `belady`, they are marked `usesFuture`, so the simulator
+ * gives them `nextAccessVtime` and no other policy; `learned` itself never defines the hooks
+ * (its leakage test proves it reads no future).
+ *
+ * - `learned-oracle-victim`: the main cache evicts, among the same 16 sampled candidates, the one
+ *   whose next request is farthest (sampled relaxed Bélády); admission stays learned.
+ * - `learned-oracle-admission`: a key leaving probation is promoted iff it is requested again
+ *   within {@link ORACLE_ADMISSION_HORIZON_T}·T (whether or not it was hit in probation); victim
+ *   choice stays learned.
+ *
+ * Neither is a deployable policy. They are not part of `--policies all`; name them to run them.
+ */
+import type { CacheRequest } from '../../policy/eviction-policy.js';
+
+import { LearnedPolicy } from './learned-policy.js';
+
+export const ORACLE_VICTIM_ID = 'learned-oracle-victim';
+export const ORACLE_ADMISSION_ID = 'learned-oracle-admission';
+/** The ablation ceilings: registered, but run only when named. */
+export const ABLATION_POLICY_IDS: readonly string[] = [ORACLE_VICTIM_ID, ORACLE_ADMISSION_ID];
+
+/**
+ * Horizon of the admission ceiling, in units of T: a promoted key is one requested again within
+ * it (4 T measured best of 1, 2 and 4 T on the open traces).
+ */
+export const ORACLE_ADMISSION_HORIZON_T = 4;
+
+/** Shared part: remembers each key's next request position as the simulator hands it over. */
+abstract class FutureReading extends LearnedPolicy {
+  override readonly usesFuture: boolean = true;
+  private readonly nextAt = new Map<string, number>();
+
+  override access(req: CacheRequest): boolean {
+    const next = req.nextAccessVtime;
+    if (next === undefined) throw new Error(`${this.id} needs nextAccessVtime (usesFuture)`);
+    this.nextAt.set(req.key, next < 0 ? Infinity : next);
+    return super.access(req);
+  }
+
+  /** Position of the key's next request (Infinity: none). */
+  protected nextRequest(key: string): number {
+    return this.nextAt.get(key) ?? Infinity;
+  }
+}
+
+export class OracleVictimAblation extends FutureReading {
+  override readonly id: string = ORACLE_VICTIM_ID;
+
+  protected override victimOverride(candidates: readonly { readonly key: string }[]): number {
+    let best = 0;
+    for (let i = 1; i < candidates.length; i++) {
+      if (this.nextRequest(candidates[i]!.key) > this.nextRequest(candidates[best]!.key)) best = i;
+    }
+    return best;
+  }
+}
+
+export class OracleAdmissionAblation extends FutureReading {
+  override readonly id: string = ORACLE_ADMISSION_ID;
+  private nowTick = 0;
+
+  override access(req: CacheRequest): boolean {
+    this.nowTick = req.vtime;
+    return super.access(req);
+  }
+
+  protected override admissionOverride(key: string): boolean {
+    return (
+      this.nextRequest(key) - this.nowTick <= ORACLE_ADMISSION_HORIZON_T * this.timeScaleRequests
+    );
+  }
+}
