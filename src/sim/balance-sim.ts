@@ -107,6 +107,12 @@ export interface SimResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly p999Ms: number;
+  /**
+   * p99 of the successful responses only. The p50/p99/p99.9 above count every response, a fast
+   * 5xx included, so an algorithm that keeps sending to a backend failing fast gains from its
+   * failures there; this one does not (the SRE book's "track error latency separately").
+   */
+  readonly p99OkMs: number;
   readonly errorRate: number;
   /** Seconds from the fault until the degraded backend's share fell below the threshold. */
   readonly divertSec: number | null;
@@ -372,6 +378,7 @@ export function simulate(
   const reqWorker: number[] = [];
   const reqErr: number[] = [];
   const latencies: number[] = [];
+  const okLatencies: number[] = [];
   let errors = 0;
 
   const store = prescient ? new FeatureStore(options.store ?? SIM_STORE_OPTIONS) : undefined;
@@ -582,6 +589,7 @@ export function simulate(
       latencies.push(latency);
       const err = reqErr[id] === 1;
       if (err) errors++;
+      else okLatencies.push(latency);
       // The balancer's own peak-EWMA (Linkerd): jump up at once, decay with elapsed time.
       if (!peakSeen[b] || latency > peak[b]!) peak[b] = latency;
       else {
@@ -650,6 +658,7 @@ export function simulate(
     p50Ms: r3(quantile(sorted, 0.5)),
     p99Ms: r3(quantile(sorted, 0.99)),
     p999Ms: r3(quantile(sorted, 0.999)),
+    p99OkMs: r3(quantile(Float64Array.from(okLatencies).sort(), 0.99)),
     errorRate: total > 0 ? Math.round((errors / total) * 1e6) / 1e6 : 0,
     divertSec,
     requestShare,

@@ -304,7 +304,16 @@ export async function benchBalanceCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(doc)}\n`);
     return 0;
   }
-  const head = ['scenario', 'algorithm', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors %', 'divert s'];
+  const head = [
+    'scenario',
+    'algorithm',
+    'p50 ms',
+    'p99 ms',
+    'p99.9 ms',
+    'p99 ok ms',
+    'errors %',
+    'divert s',
+  ];
   const rows = out.flatMap((s) =>
     s.results.map((r) => [
       s.name,
@@ -312,6 +321,7 @@ export async function benchBalanceCommand(argv: string[]): Promise<number> {
       r.p50Ms.toFixed(1),
       r.p99Ms.toFixed(1),
       r.p999Ms.toFixed(1),
+      r.p99OkMs.toFixed(1),
       (r.errorRate * 100).toFixed(2),
       r.divertSec === null ? '-' : r.divertSec.toFixed(0),
     ]),

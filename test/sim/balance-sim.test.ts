@@ -98,6 +98,12 @@ describe('simulate', () => {
     expect(Math.round(r.errorRate * r.requests)).toBe(Math.floor(r.requests / 2));
     expect(r.requestShare['a']).toBeCloseTo(0.5, 2);
     expect(r.divertSec).toBe(5);
+    // Half the answers take 1 ms, so the p99 of all answers is the p98 of a's; the p99 of the
+    // successful ones is a's own p99, and higher.
+    expect(r.p99OkMs).toBeGreaterThan(r.p99Ms);
+    const healthy = simulate(scenario, 'round-robin', opts);
+    expect(healthy.errorRate).toBe(0);
+    expect(healthy.p99OkMs).toBe(healthy.p99Ms);
     // The predictive weights eject the failing backend within a few publish intervals.
     const p = simulate(failing, 'prescient-wp2c', opts);
     // Requests before the first publish (1 s) split as P2C picks them; then b is at the floor.
