@@ -222,9 +222,11 @@ const median = (xs: readonly number[]): number => {
 
 const ln = (x: number): number => Math.log(Math.max(x, TINY));
 
-type Factor =
+/** The factors a decision's text can name (the others, equalSplit and normalisation, never are). */
+export type Factor =
   'latency' | 'forecastLoad' | 'errors' | 'affinity' | 'slowStart' | 'ejection' | 'override';
-const FACTORS: readonly Factor[] = [
+/** In tie-break order: the text names the first factor of largest |attribution|. */
+export const FACTORS: readonly Factor[] = [
   'latency',
   'forecastLoad',
   'errors',

@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<(args: string[]) => Promise<number>>
   eviction: async () => (await import('../sim/bench-eviction.js')).benchEvictionCommand,
   forecast: async () => (await import('../sim/bench-forecast.js')).benchForecastCommand,
   balance: async () => (await import('../sim/bench-balance.js')).benchBalanceCommand,
+  faults: async () => (await import('../sim/bench-faults.js')).benchFaultsCommand,
 };
 
 export async function bench(argv: string[]): Promise<number> {

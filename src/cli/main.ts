@@ -17,6 +17,8 @@ commands:
                                           rolling-origin backtest of every forecaster and the served one
   bench eviction --trace FILE|DIR [--sizes 0.01,0.05,0.1] [--policies all|lru,...] [--json]
                                           replay a cache trace with every eviction policy
+  bench faults [--seed 1] [--json]        replay 32 labelled fault injections (Nezha) through the
+                                          predictive weigher: diverted, how fast, explained why
   haproxy-agent --socket PATH --backend NAME --pool POOL [--proxy ID] [--interval MS]
                                           feed HAProxy's show stat to Prescient as latency telemetry and
                                           apply weights.<POOL> with set server ... weight N
