@@ -17,6 +17,9 @@ commands:
                                           rolling-origin backtest of every forecaster and the served one
   bench eviction --trace FILE|DIR [--sizes 0.01,0.05,0.1] [--policies all|lru,...] [--json]
                                           replay a cache trace with every eviction policy
+  bench balance [--scenario NAME|all] [--seed 1] [--json]
+                                          balancer simulator: every algorithm, the oracle and a lower
+                                          bound on the scenario suite (p50/p99/p99.9, errors, divert)
   bench faults [--seed 1] [--json]        replay 32 labelled fault injections (Nezha) through the
                                           predictive weigher: diverted, how fast, explained why
   haproxy-agent --socket PATH --backend NAME --pool POOL [--proxy ID] [--interval MS]
