@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { weighers } from '../balance/weigher.js';
 import '../balance/builtin.js';
+import { sharedDataDir } from '../cli/bench-args.js';
 import { Progress } from '../cli/progress.js';
 import { UsageError } from '../errors.js';
 import {
@@ -275,9 +276,7 @@ export async function benchBalanceCommand(argv: string[]): Promise<number> {
   const name = values.scenario;
   if (name !== 'all' && !(SCENARIO_NAMES as readonly string[]).includes(name))
     throw new UsageError(`--scenario must be all or one of: ${SCENARIO_NAMES.join(', ')}`);
-  const shared =
-    process.env['PRESCIENT_SHARED_DATA'] ?? join(process.cwd(), '..', 'shared', 'data');
-  const all = buildScenarios(join(shared, 'lb'), seed);
+  const all = buildScenarios(join(sharedDataDir(), 'lb'), seed);
   const chosen = name === 'all' ? all : all.filter((s) => s.name === name);
   const progress = values.json
     ? undefined
