@@ -24,6 +24,15 @@
  * load the fastest backends take the traffic; as Λ approaches the learned capacity the split
  * flattens toward capacity-proportional, and past it shares are ∝ capacity.
  *
+ * Noise band. Far below capacity the curves are flat and water-filling is winner-take-all, so a
+ * p99 that is higher this second by chance would move most of the traffic. Before the split each
+ * backend's predicted zero-load p99 (tail / a) is pulled toward the pool median by up to
+ * `latencyNoiseZ` standard deviations of the per-decision log p99 (an exponentially weighted
+ * variance per backend; the smaller of its own and the pool's median, since a fault's jump
+ * inflates its own): differences within the band count as equal speed; a fault, many times the
+ * band, keeps nearly all of its difference. The decision's `predictedP99Ms` is from the banded
+ * curve; {@link PredictiveWeigher.curve} returns the learned one.
+ *
  * Then, in order: an error penalty (share × (1 − errorRate)^errorPenaltyExponent); cache
  * affinity (share × (1 + affinityGain × affinity)); slow start of a backend first seen less
  * than `slowStartWindowMs` ago (share × max(slowStartMinFactor, age / window), as Envoy's
@@ -85,10 +94,10 @@ export interface PredictiveWeigherOptions extends ShareLimits {
   /**
    * The split is planned for max(forecast, current load) × this: a decision must hold until the
    * next one, through bursts the per-step forecast does not see. Default 2.5. Bench balance,
-   * seeds 1–5, mean p99(prescient-wp2c) / best baseline: 1.5 → 1.074 (`bursty` 1.75), 2.5 →
-   * 0.989, 4 → 0.984 (WRR 1.437 vs 1.485); 4 would also plan both forecasts of the weigher test
-   * "a higher forecast load flattens the split" past the pool's capacity, so it is not the
-   * default yet.
+   * seeds 1–5, mean p99(prescient-wp2c) / best baseline, measured before the noise band: 1.5 →
+   * 1.074 (`bursty` 1.75), 2.5 → 0.989, 4 → 0.984 (WRR 1.437 vs 1.485); 4 would also plan both
+   * forecasts of the weigher test "a higher forecast load flattens the split" past the pool's
+   * capacity, so it is not the default yet.
    */
   readonly headroom: number;
   /** Weight kept by past observations per new one (0..1). Default 0.9 (half-life ≈ 6.6 decisions). */
@@ -107,6 +116,21 @@ export interface PredictiveWeigherOptions extends ShareLimits {
   readonly maxBackends: number;
   /** State of a backend unseen this long is forgotten (ms). Default 600 000. */
   readonly stateTtlMs: number;
+  /**
+   * Noise band of the split: a backend's predicted zero-load p99 counts as different from the
+   * pool median only by what exceeds this many standard deviations of the per-decision log p99
+   * (its own, or the pool's median if smaller: a fault must not widen its own band; soft
+   * threshold); 0 turns the band off. Default 2. Without it, replicas answering in
+   * milliseconds, whose learned capacity dwarfs the load, are split winner-take-all on p99
+   * noise: `bench faults`' control of three identical replicas at P90 5 / 10 ms had one below
+   * half its fair share 85–88 % / 43–56 % of the seconds (seeds 1–5); with 2, 0–0.8 % / 0 %.
+   * Its false alarms on the real faults: 35 % → 18–19 % of the seconds; z = 1 / 3 gave (seed
+   * 1) 4,996 / 2,759 false-alarm seconds against 3,655, with the slowest visible fault
+   * diverted in 11 / 29 s against 13 s.
+   */
+  readonly latencyNoiseZ: number;
+  /** Weight kept per observation by the EWMA mean and variance of the log p99. Default 0.95. */
+  readonly latencyNoiseForgetting: number;
 }
 
 export const PREDICTIVE_DEFAULTS: PredictiveWeigherOptions = {
@@ -128,6 +152,8 @@ export const PREDICTIVE_DEFAULTS: PredictiveWeigherOptions = {
   priorSlopeSpread: 0.1,
   maxBackends: 4096,
   stateTtlMs: 600_000,
+  latencyNoiseZ: 2,
+  latencyNoiseForgetting: 0.95,
 };
 
 /** Latencies below this (ms) are treated as this. */
@@ -155,6 +181,9 @@ class BackendState {
   sxy = 0;
   syy = 0;
   tail = 1;
+  /** Exponentially weighted mean and variance of log(p99 / 1 ms), one value per observation. */
+  logP99 = NaN;
+  logP99Var = 0;
   lastRequests = -1;
   /** When the current ejection began (NaN when admitted). */
   ejectedAtMs = NaN;
@@ -185,9 +214,23 @@ class BackendState {
     this.tail = this.s0 === 1 ? tail : this.tail + (1 - forgetting) * (tail - this.tail);
   }
 
-  /** Drops the learned curve; the next observation starts it again (and replaces the tail ratio). */
+  /** Incremental exponentially weighted mean and variance (Finch 2009, "Incremental calculation of weighted mean and variance"). */
+  observeP99(p99Ms: number, forgetting: number): void {
+    const lp = Math.log(Math.max(MIN_LATENCY_MS, p99Ms));
+    if (Number.isNaN(this.logP99)) {
+      this.logP99 = lp;
+      return;
+    }
+    const dev = lp - this.logP99;
+    this.logP99 += (1 - forgetting) * dev;
+    this.logP99Var = forgetting * (this.logP99Var + (1 - forgetting) * dev * dev);
+  }
+
+  /** Drops the learned curve and noise band; the next observation starts them again (and replaces the tail ratio). */
   forgetCurve(): void {
     this.s0 = this.sx = this.sy = this.sxx = this.sxy = this.syy = 0;
+    this.logP99 = NaN;
+    this.logP99Var = 0;
   }
 
   /** Ridge fit of y = a − b·x; undefined before any observation. */
@@ -342,6 +385,7 @@ export class PredictiveWeigher implements Weigher {
         const lat = Math.max(MIN_LATENCY_MS, b.ewmaLatencyMs);
         const tail = b.p99Ms > 0 ? Math.min(20, Math.max(1, b.p99Ms / lat)) : s.tail;
         s.observe(b.requestRatePerSec, 1000 / lat, tail, o.forgetting);
+        if (b.p99Ms > 0) s.observeP99(b.p99Ms, o.latencyNoiseForgetting);
       }
       s.lastRequests = b.requests;
     });
@@ -370,6 +414,20 @@ export class PredictiveWeigher implements Weigher {
         ? { a: median(known.map((f) => f.a)), b: median(known.map((f) => f.b)) }
         : { a: 1, b: o.priorSlope };
     const curves = fits.map((f, i) => ({ ...(f ?? fallback), tail: states[i]!.tail }));
+    // Noise band: differences in predicted zero-load p99 (tail / a) from the pool median within
+    // z standard deviations of a backend's own log p99 are noise, not speed (soft threshold).
+    if (o.latencyNoiseZ > 0) {
+      const fitted = curves.map((_, i) => i).filter((i) => fits[i] !== undefined);
+      const logBase = fitted.map((i) => ln(curves[i]!.tail / curves[i]!.a));
+      const ref = median(logBase);
+      const poolSd = median(fitted.map((i) => Math.sqrt(states[i]!.logP99Var)));
+      fitted.forEach((i, k) => {
+        const d = logBase[k]! - ref;
+        const band = o.latencyNoiseZ * Math.min(poolSd, Math.sqrt(states[i]!.logP99Var));
+        const kept = Math.sign(d) * Math.max(0, Math.abs(d) - band);
+        curves[i] = { ...curves[i]!, tail: curves[i]!.tail * Math.exp(kept - d) };
+      });
+    }
 
     // 2. Ejection: worst outliers first, capped.
     // Each backend is compared with the median of the *other* observed backends, so that in a

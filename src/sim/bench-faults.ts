@@ -22,11 +22,14 @@ import { formatTable } from '../cli/table.js';
 import { TraceFormatError } from '../errors.js';
 import {
   buildFaultCases,
+  CONTROL_P90_MS,
   evaluateFaults,
+  identicalReplicaControl,
   PEAK_WINDOW_MIN,
   RATE_PER_SEC,
   summariseFaults,
   VISIBLE_RATIO,
+  type ControlResult,
   type FaultCase,
   type FaultInjection,
   type FaultResult,
@@ -175,7 +178,22 @@ export function benchFaults(data: FaultData, seed: number, onCase?: () => void):
 const serviceOf = (pod: string) => pod.split('-').slice(0, -2).join('-') || pod;
 const utc = (ms: number) => new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
 
-export function faultsJson(results: readonly FaultResult[], summary: FaultSummary): string {
+/** The identical-replica controls ({@link identicalReplicaControl}) with the bench's weigher. */
+export function benchControls(data: FaultData, seed: number): ControlResult[] {
+  return CONTROL_P90_MS.map((p90Ms) =>
+    identicalReplicaControl(p90Ms, {
+      seed,
+      p50OverP90: data.p50OverP90,
+      weigher: () => weighers.create('predictive', undefined),
+    }),
+  );
+}
+
+export function faultsJson(
+  results: readonly FaultResult[],
+  summary: FaultSummary,
+  controls: readonly ControlResult[] = [],
+): string {
   return JSON.stringify({
     injections: results.map((r) => ({
       pod: r.pod,
@@ -192,6 +210,7 @@ export function faultsJson(results: readonly FaultResult[], summary: FaultSummar
       falseAlarmSec: r.falseAlarmSec,
     })),
     summary,
+    controls,
   });
 }
 
@@ -232,6 +251,15 @@ export function faultsTable(results: readonly FaultResult[]): string {
   );
 }
 
+export function controlsText(controls: readonly ControlResult[]): string {
+  const pct = (c: ControlResult) => `${((100 * c.starvedSec) / c.scoredSec).toFixed(1)} %`;
+  return (
+    `control, three identical replicas (P95 1.5×, P99 3× P90): one below 1/6 in ` +
+    controls.map((c) => `${pct(c)} of the seconds at P90 ${c.p90Ms} ms`).join(', ') +
+    '\n'
+  );
+}
+
 export function faultsSummaryText(s: FaultSummary): string {
   const sec = (v: number | null) => (v === null ? '-' : `${v.toFixed(0)} s`);
   return (
@@ -253,13 +281,15 @@ const HELP = `usage: prescient bench faults [--seed S] [--json]
   --seed S   latency draw seed (default 1)
   --json     print {"injections": [{"pod", "type", "injectedAt", "baselineP99Ms", "peakP99Ms",
              "visible", "divertSec", "minShare", "cause", "recoveredSec", "falseAlarmSec"}],
-             "summary": {...}}
+             "summary": {...}, "controls": [{"p90Ms", "starvedSec", "scoredSec"}]}
 
 Each of the 32 labelled fault injections of the Nezha OnlineBoutique data becomes a pool of three
 replicas of the injected pod's service: one replays the pod's per-minute latency percentiles
 around the injection, two replay the same pod hours later, fault-free. ${RATE_PER_SEC} requests/s
 per replica go through the engine's feature store; the predictive weigher (defaults) publishes
 shares every second. "Diverted" = the faulty replica's share below half its fair share (1/6).
+A control replays three identical replicas (P90 ${CONTROL_P90_MS.join(' / ')} ms) the same way:
+any second one of them is below 1/6 is the weigher reacting to noise alone.
 
 Reads ../shared/data/lb/nezha-onlineboutique (PRESCIENT_SHARED_DATA overrides the shared/data
 directory).`;
@@ -275,11 +305,14 @@ export async function benchFaultsCommand(argv: string[]): Promise<number> {
   );
   progress?.finish(done);
   const summary = summariseFaults(results);
+  const controls = benchControls(data, args.seed);
   if (args.json) {
-    process.stdout.write(`${faultsJson(results, summary)}\n`);
+    process.stdout.write(`${faultsJson(results, summary, controls)}\n`);
     return 0;
   }
-  process.stdout.write(`${faultsTable(results)}\n\n${faultsSummaryText(summary)}`);
+  process.stdout.write(
+    `${faultsTable(results)}\n\n${faultsSummaryText(summary)}${controlsText(controls)}`,
+  );
   process.stdout.write(
     `median assumed ${data.p50OverP90.toFixed(3)} × P90 (median P50 / P90 of front_service.csv); ` +
       `PodSuccessRate(%) is 0 in ${data.zeroSuccessRows} of ${data.rows} rows of the injected ` +

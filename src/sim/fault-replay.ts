@@ -357,6 +357,38 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/** P90s (ms) of the identical-replica controls (see {@link identicalReplicaControl}). */
+export const CONTROL_P90_MS: readonly number[] = [5, 10, 50];
+
+export interface ControlResult {
+  readonly p90Ms: number;
+  /** Seconds after the warm-up in which one of the three identical replicas was below 1/6. */
+  readonly starvedSec: number;
+  readonly scoredSec: number;
+}
+
+/**
+ * A control for the false alarms: three IDENTICAL replicas (P90 `p90Ms`, P95 1.5×, P99 3× in
+ * every minute of a case's window) through the same replay. Nothing distinguishes them but the
+ * latency draws, so a second in which one is below half its fair share is the weigher
+ * reacting to noise alone. Scored over the same seconds as a case's false alarms.
+ */
+export function identicalReplicaControl(p90Ms: number, options: ReplayOptions): ControlResult {
+  const m: MinutePercentiles = { p90Ms, p95Ms: 1.5 * p90Ms, p99Ms: 3 * p90Ms };
+  const rows = Array.from({ length: WINDOW_BEFORE_MIN + WINDOW_AFTER_MIN }, () => m);
+  const fc: FaultCase = {
+    injection: { pod: `control-${p90Ms}ms`, type: 'none', injectedAtMs: 0 },
+    replicas: REPLICA_NAMES.map(() => rows),
+    injectionMinute: WINDOW_BEFORE_MIN,
+  };
+  const { shares } = replayFaultCase(fc, options);
+  const T = rows.length * 60;
+  const half = DIVERT_SHARE;
+  let starvedSec = 0;
+  for (let t = WARMUP_SEC; t <= T; t++) if (shares.some((x) => x[t]! < half)) starvedSec++;
+  return { p90Ms, starvedSec, scoredSec: T - WARMUP_SEC + 1 };
+}
+
 /** Scores one replayed case (see the module header). */
 export function scoreFaultCase(fc: FaultCase, trace: ReplayTrace): FaultResult {
   const rows = fc.replicas[0]!;

@@ -225,4 +225,54 @@ describe('PredictiveWeigher', () => {
     expect(capacity(0.1)).toBeLessThan(250);
     expect(capacity(Infinity)).toBeGreaterThan(250);
   });
+
+  describe('noise band', () => {
+    /**
+     * Three replicas answering in milliseconds at 20 req/s each (the learned capacity dwarfs the
+     * load), decided once a second. Each second's p99 is drawn around `p99Ms(name, t)` with a
+     * log-normal spread of 0.3. Returns the shares published at every second.
+     */
+    function run(w: PredictiveWeigher, p99Ms: (name: string, t: number) => number, seconds = 120) {
+      const rng = mulberry32(11);
+      const gauss = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+      const names = ['a', 'b', 'c'];
+      const shares: Record<string, number>[] = [];
+      let previous: Map<string, number> | undefined;
+      for (let t = 1; t <= seconds; t++) {
+        const out = w.weigh(
+          names.map((n) =>
+            backend(n, {
+              requests: 20 * t,
+              requestRatePerSec: 20,
+              ewmaLatencyMs: 2,
+              p99Ms: p99Ms(n, t) * Math.exp(0.3 * gauss()),
+              lastSeenMs: t * 1000,
+            }),
+          ),
+          { pool: 'p', nowMs: t * 1000, ...(previous ? { previous } : {}) },
+        );
+        previous = new Map(out.map((d) => [d.backend, d.weight]));
+        shares.push(Object.fromEntries(out.map((d) => [d.backend, d.weight])));
+      }
+      return shares;
+    }
+    const starved = (shares: Record<string, number>[], from: number) =>
+      shares.slice(from).filter((s) => Math.min(...Object.values(s)) < 1 / 6).length;
+
+    it('keeps identical fast replicas near a fair share; without it they are split on noise', () => {
+      const same = () => 6;
+      expect(starved(run(new PredictiveWeigher(), same), 20)).toBeLessThanOrEqual(2);
+      expect(starved(run(new PredictiveWeigher({ latencyNoiseZ: 0 }), same), 20)).toBeGreaterThan(
+        30,
+      );
+    });
+
+    it('still moves traffic off a replica whose p99 is 10× the others', () => {
+      const shares = run(new PredictiveWeigher(), (n, t) => (n === 'c' && t > 60 ? 60 : 6));
+      const below = shares.findIndex((s, t) => t >= 60 && s['c']! < 1 / 6);
+      expect(below).toBeGreaterThanOrEqual(60);
+      expect(below - 60).toBeLessThanOrEqual(5);
+      expect(shares.at(-1)!['c']!).toBeLessThan(0.05);
+    });
+  });
 });

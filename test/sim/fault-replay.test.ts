@@ -12,6 +12,7 @@ import {
   DIVERT_SHARE,
   FAULT_STORE_OPTIONS,
   fillPercentiles,
+  identicalReplicaControl,
   LATENCY_CAUSES,
   latencyQuantileMs,
   replayFaultCase,
@@ -31,9 +32,9 @@ const flat = (p90Ms: number): MinutePercentiles => ({
   p99Ms: 3 * p90Ms,
 });
 
-/** Three replicas over 11 minutes at P90 100 ms; `faulty` overrides replica 0's minutes. */
-function pool(faulty: Record<number, MinutePercentiles> = {}): FaultCase {
-  const rows = Array.from({ length: 11 }, () => flat(100));
+/** Three replicas over 11 minutes at P90 `p90Ms`; `faulty` overrides replica 0's minutes. */
+function pool(faulty: Record<number, MinutePercentiles> = {}, p90Ms = 100): FaultCase {
+  const rows = Array.from({ length: 11 }, () => flat(p90Ms));
   return {
     injection: { pod: 'svc-a-b', type: 'cpu_contention', injectedAtMs: 0 },
     replicas: [rows.map((m, k) => faulty[k] ?? m), rows, rows],
@@ -113,6 +114,24 @@ describe('replayFaultCase and scoreFaultCase', () => {
     expect(r.divertSec).toBeNull();
     expect(r.cause).toBeNull();
     expect(r.falseAlarmSec).toBe(0);
+  });
+
+  it('does not starve identical replicas answering in milliseconds (the noise band)', () => {
+    // Far below capacity the split is winner-take-all; without the band it follows p99 noise.
+    const fast = identicalReplicaControl(5, opts);
+    expect(fast.scoredSec).toBe(11 * 60 - WARMUP_SEC + 1);
+    expect(fast.starvedSec).toBeLessThan(0.02 * fast.scoredSec);
+    const noBand = { ...opts, weigher: () => new PredictiveWeigher({ latencyNoiseZ: 0 }) };
+    expect(identicalReplicaControl(5, noBand).starvedSec).toBeGreaterThan(0.5 * fast.scoredSec);
+  });
+
+  it('still moves traffic off a millisecond replica whose P99 jumps 20×', () => {
+    const fc = pool({ 3: flat(100), 4: flat(100) }, 5);
+    const r = scoreFaultCase(fc, replayFaultCase(fc, opts));
+    expect(r.visible).toBe(true);
+    expect(r.divertSec).not.toBeNull();
+    expect(r.divertSec!).toBeLessThanOrEqual(5);
+    expect(LATENCY_CAUSES).toContain(r.cause);
   });
 
   it('is deterministic for a seed', () => {
