@@ -214,7 +214,10 @@ class BackendState {
     this.tail = this.s0 === 1 ? tail : this.tail + (1 - forgetting) * (tail - this.tail);
   }
 
-  /** Incremental exponentially weighted mean and variance (Finch 2009, "Incremental calculation of weighted mean and variance"). */
+  /**
+   * Adds one p99 to the exponentially weighted mean and variance of its log (incremental form:
+   * T. Finch, "Incremental calculation of weighted mean and variance", 2009).
+   */
   observeP99(p99Ms: number, forgetting: number): void {
     const lp = Math.log(Math.max(MIN_LATENCY_MS, p99Ms));
     if (Number.isNaN(this.logP99)) {
@@ -226,7 +229,10 @@ class BackendState {
     this.logP99Var = forgetting * (this.logP99Var + (1 - forgetting) * dev * dev);
   }
 
-  /** Drops the learned curve and noise band; the next observation starts them again (and replaces the tail ratio). */
+  /**
+   * Drops the learned curve and the p99 statistics of the noise band; the next observation
+   * starts them again (and replaces the tail ratio).
+   */
   forgetCurve(): void {
     this.s0 = this.sx = this.sy = this.sxx = this.sxy = this.syy = 0;
     this.logP99 = NaN;
@@ -415,7 +421,8 @@ export class PredictiveWeigher implements Weigher {
         : { a: 1, b: o.priorSlope };
     const curves = fits.map((f, i) => ({ ...(f ?? fallback), tail: states[i]!.tail }));
     // Noise band: differences in predicted zero-load p99 (tail / a) from the pool median within
-    // z standard deviations of a backend's own log p99 are noise, not speed (soft threshold).
+    // z standard deviations of the log p99 (a backend's own, or the pool's median if smaller)
+    // are noise, not speed (soft threshold).
     if (o.latencyNoiseZ > 0) {
       const fitted = curves.map((_, i) => i).filter((i) => fits[i] !== undefined);
       const logBase = fitted.map((i) => ln(curves[i]!.tail / curves[i]!.a));
