@@ -427,10 +427,11 @@ export class PredictiveWeigher implements Weigher {
       const fitted = curves.map((_, i) => i).filter((i) => fits[i] !== undefined);
       const logBase = fitted.map((i) => ln(curves[i]!.tail / curves[i]!.a));
       const ref = median(logBase);
-      const poolSd = median(fitted.map((i) => Math.sqrt(states[i]!.logP99Var)));
+      const sd = fitted.map((i) => Math.sqrt(states[i]!.logP99Var));
+      const poolSd = median(sd);
       fitted.forEach((i, k) => {
         const d = logBase[k]! - ref;
-        const band = o.latencyNoiseZ * Math.min(poolSd, Math.sqrt(states[i]!.logP99Var));
+        const band = o.latencyNoiseZ * Math.min(poolSd, sd[k]!);
         const kept = Math.sign(d) * Math.max(0, Math.abs(d) - band);
         curves[i] = { ...curves[i]!, tail: curves[i]!.tail * Math.exp(kept - d) };
       });

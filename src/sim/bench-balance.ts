@@ -18,6 +18,7 @@ import { weighers } from '../balance/weigher.js';
 import '../balance/builtin.js';
 import { sharedDataDir } from '../cli/bench-args.js';
 import { Progress } from '../cli/progress.js';
+import { formatTable } from '../cli/table.js';
 import { UsageError } from '../errors.js';
 import {
   ALGORITHMS,
@@ -325,10 +326,7 @@ export async function benchBalanceCommand(argv: string[]): Promise<number> {
       r.divertSec === null ? '-' : r.divertSec.toFixed(0),
     ]),
   );
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: readonly string[]) =>
-    r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  process.stdout.write(`${[line(head), ...rows.map(line)].join('\n')}\n`);
+  process.stdout.write(`${formatTable(head, rows, 2)}\n`);
   const sum = summarise(out);
   process.stdout.write(
     `\nprescient-wp2c p99 / best baseline p99, mean over ${out.length} scenario(s): ` +

@@ -19,6 +19,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { formatTable } from '../cli/table.js';
 import { UsageError } from '../errors.js';
 import { backtest, type BacktestResult } from '../forecast/backtest.js';
 import '../forecast/builtin.js';
@@ -140,13 +141,6 @@ export function forecastBenchJson(r: ForecastBenchResult): string {
   });
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
 function describeSelection(s: Selection): string {
   if (s.models.length === 1) return `${s.rule}: ${s.models[0]}`;
   return `${s.rule}: ${s.models.map((m, i) => `${m}×${(s.weights[i] ?? 0).toFixed(2)}`).join(' + ')}`;
@@ -163,7 +157,7 @@ export function forecastBenchTable(r: ForecastBenchResult): string {
     m.fitSeconds.toFixed(2),
     `${m.serveMs.median.toFixed(3)} / ${m.serveMs.p99.toFixed(3)} / ${m.serveMs.max.toFixed(2)}`,
   ]);
-  return `${head}\n${table(['model', 'MAE', 'MASE', 'cov80', 'fit s', 'serve ms p50 / p99 / max'], rows)}`;
+  return `${head}\n${formatTable(['model', 'MAE', 'MASE', 'cov80', 'fit s', 'serve ms p50 / p99 / max'], rows)}`;
 }
 
 const geoMean = (xs: readonly number[]) =>
@@ -234,7 +228,7 @@ export function forecastBenchSummary(rs: readonly ForecastBenchResult[]): string
     ],
   );
   const served = rs.map((r) => `  ${r.series}: ${describeSelection(r.selection)}`).join('\n');
-  return `MASE (h = ${rs[0]?.horizon ?? '?'}; 'median serve ms' is the worst series' median)\n${table(['series', ...models, 'served/snaive'], rows)}\n\nserved:\n${served}`;
+  return `MASE (h = ${rs[0]?.horizon ?? '?'}; 'median serve ms' is the worst series' median)\n${formatTable(['series', ...models, 'served/snaive'], rows)}\n\nserved:\n${served}`;
 }
 
 const HELP = `usage: prescient bench forecast --series FILE.csv|DIR [--horizon 12] [--season auto|STEPS]
