@@ -44,6 +44,12 @@
  *   the popularity predictor gives P(reuse within H) ≥ `promoteProbability` (the learned
  *   admission decision); else it goes to the ghost list. A miss on a key last requested at most
  *   `ghostAdmitT`·T ago enters main directly. `probationFraction: 0` turns all this off.
+ * - **Structure duel** (./structure-duel.ts, miniature simulation after Waldspurger et al., ATC'17):
+ *   two shadow caches replay the requests, one with the probationary structure and an LRU main
+ *   part, one plain LRU. While LRU's shadow has more recent hits than the other's (credited with
+ *   the real cache's measured lead over it), every key enters main and victims are the sampled
+ *   LRU's (reason `HEURISTIC`): this keeps the policy within half a point of LRU on the traces
+ *   where the probation loses (docs/learning.md). `duelRate: 0` turns it off.
  *
  * Drawn on: LRB (Song et al., NSDI'20: sampling, relaxed-Bélády labels from a sliding memory
  * window), LeCaR / CACHEUS (Vietri et al., HotStorage'18; Rodriguez et al., FAST'21: regret from a
@@ -74,6 +80,7 @@ import {
   scoreKey,
   sigmoid,
 } from './scorer.js';
+import { StructureDuel } from './structure-duel.js';
 import { MlpTrainer } from './trainer.js';
 
 /** Tunables of {@link LearnedPolicy}; every default is here. */
@@ -139,6 +146,15 @@ export interface LearnedPolicySettings {
    * share of the capacity (0: never; the rest wait in probation).
    */
   readonly warmupMainFraction: number;
+  /**
+   * Structure duel (probationary structure vs plain LRU, by shadow caches): share of the keys
+   * replayed into the two shadows, sampled by hash; 0 turns the duel off.
+   */
+  readonly duelRate: number;
+  /** Half-life of the duel's hit counts, in units of T. */
+  readonly duelHalfLifeT: number;
+  /** The duel's leader changes when the other side leads by more than z × √(sum of both). */
+  readonly duelZ: number;
 }
 
 export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
@@ -165,6 +181,9 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   ghostAdmitT: 4,
   promoteProbability: 0.3,
   warmupMainFraction: 0.5,
+  duelRate: 1,
+  duelHalfLifeT: 64,
+  duelZ: 0,
 };
 
 export interface LearnedPolicyOptions extends PolicyOptions {
@@ -282,9 +301,16 @@ export interface LearnedMemoryReport {
   readonly keyMetadataBytes: number;
   readonly rememberedKeys: number;
   readonly pendingSamples: number;
+  /** The structure duel's two shadow caches: keys held (resident + recent victims) × 64 bytes. */
+  readonly duelBytes: number;
 }
 
 const ENTRY_BYTES_ESTIMATE = 200;
+/** A shadow key: its Map entry and string reference plus 21 bytes of slot arrays. */
+const DUEL_KEY_BYTES_ESTIMATE = 64;
+const DUEL_LRU_REASON =
+  "structure duel: plain LRU's shadow cache is ahead of the probationary structure's, " +
+  'so the least recently used of the sampled keys goes';
 
 export class LearnedPolicy implements EvictionPolicy {
   readonly id: string = 'learned';
@@ -298,6 +324,8 @@ export class LearnedPolicy implements EvictionPolicy {
   fallbackEvictions = 0;
   /** Evictions where the regret guard preferred the LRU expert (reason `HEURISTIC`). */
   guardEvictions = 0;
+  /** Evictions by sampled LRU while the structure duel had LRU's structure in use (`HEURISTIC`). */
+  duelEvictions = 0;
   /** The last explained decisions (when `settings.decisionLog` > 0), oldest first. */
   readonly decisions: EvictionDecision[] = [];
 
@@ -312,7 +340,11 @@ export class LearnedPolicy implements EvictionPolicy {
   private probationQueue: Entry[] = [];
   private probationHead = 0;
   private probationUsed = 0;
-  private readonly probationCap: number;
+  private probationCap: number;
+  private readonly fullProbationCap: number;
+  private readonly duel: StructureDuel | null;
+  /** The duel's leader is plain LRU: no probation, sampled-LRU victims. */
+  private lruMode = false;
   /** Keys moved from probation to main / of which on the predictor's word (learned admission). */
   promotions = 0;
   learnedPromotions = 0;
@@ -356,6 +388,25 @@ export class LearnedPolicy implements EvictionPolicy {
       this.s.probationFraction > 0 && opts.capacity > 1
         ? Math.max(1, Math.floor(opts.capacity * this.s.probationFraction))
         : 0;
+    this.fullProbationCap = this.probationCap;
+    this.duel =
+      this.s.duelRate > 0 && this.probationCap > 0
+        ? new StructureDuel(
+            {
+              capacity: opts.capacity,
+              bytes: this.bytes,
+              rate: this.s.duelRate,
+              halfLifeT: this.s.duelHalfLifeT,
+              z: this.s.duelZ,
+              probation: {
+                probationFraction: this.s.probationFraction,
+                promoteHits: this.s.promoteHits,
+                ghostAdmitT: this.s.ghostAdmitT,
+              },
+            },
+            this.bytes ? 1 : opts.capacity,
+          )
+        : null;
     const seed = opts.seed ?? 1;
     this.rng = new Rng(seed);
     this.timeScale = Math.max(1, this.bytes ? 1 : opts.capacity);
@@ -406,13 +457,23 @@ export class LearnedPolicy implements EvictionPolicy {
     return e !== undefined && (e.slot >= 0 || e.probation);
   }
 
-  /** Keys in the probationary FIFO / in the learned main cache, and promotions so far. */
-  extraStats(): { probation: number; main: number; promotions: number; learnedPromotions: number } {
+  /** Keys in the probationary FIFO / in the learned main cache, promotions, the duel's state. */
+  extraStats(): {
+    probation: number;
+    main: number;
+    promotions: number;
+    learnedPromotions: number;
+    /** The structure duel has plain LRU in use now / how often the structure changed. */
+    lruStructure: boolean;
+    structureSwitches: number;
+  } {
     return {
       probation: this.probationQueue.length - this.probationHead,
       main: this.resident.length,
       promotions: this.promotions,
       learnedPromotions: this.learnedPromotions,
+      lruStructure: this.lruMode,
+      structureSwitches: this.duel?.switches ?? 0,
     };
   }
 
@@ -439,6 +500,7 @@ export class LearnedPolicy implements EvictionPolicy {
       this.sizeCount++;
       this.timeScale = Math.max(1, this.capacity / (this.sizeSum / this.sizeCount));
       this.clock.timeScale = this.timeScale;
+      this.duel?.setTimeScale(this.timeScale);
     }
     if (now >= this.nextRetrain) this.maybeRetrain(now);
     this.expire(now);
@@ -465,6 +527,10 @@ export class LearnedPolicy implements EvictionPolicy {
     }
     if (!hit) this.admit(e);
     else if (this.bytes) this.evictUntilFits(0);
+    if (this.duel !== null) {
+      this.lruMode = this.duel.observe(req.key, req.sizeBytes, hit);
+      this.probationCap = this.lruMode ? 0 : this.fullProbationCap;
+    }
     return hit;
   }
 
@@ -489,6 +555,7 @@ export class LearnedPolicy implements EvictionPolicy {
       keyMetadataBytes: this.entries.size * ENTRY_BYTES_ESTIMATE,
       rememberedKeys: this.entries.size,
       pendingSamples: this.predQueue.size + this.agentQueue.size,
+      duelBytes: (this.duel?.keysHeld() ?? 0) * DUEL_KEY_BYTES_ESTIMATE,
     };
   }
 
@@ -621,12 +688,17 @@ export class LearnedPolicy implements EvictionPolicy {
     const forced = this.victimOverride?.(cands);
     if (forced !== undefined) {
       best = cands[forced]!;
-    } else if (model === null) {
+    } else if (model === null || this.lruMode) {
       for (const c of cands) if (c.lastTick < best.lastTick) best = c;
-      this.fallbackEvictions++;
+      if (model === null) this.fallbackEvictions++;
+      else this.duelEvictions++;
       if (this.s.decisionLog > 0) {
         const idle = this.clock.nowTick - best.lastTick;
-        this.record(explainFallback(best.key, idle, 'FALLBACK', 'no model trained yet'));
+        this.record(
+          model === null
+            ? explainFallback(best.key, idle, 'FALLBACK', 'no model trained yet')
+            : explainFallback(best.key, idle, 'HEURISTIC', DUEL_LRU_REASON),
+        );
       }
     } else {
       let bestQ = -Infinity;
