@@ -74,7 +74,9 @@ export class MiniCache {
     /** The mini's T in requests. */
     timeScale: number,
   ) {
-    this.t = new SlotTable(Math.min(4 * capacity + 16, 1 << 20));
+    // Slots for the residents and about as many victims to start with (the table grows; a
+    // capacity in bytes says little about the count, so the start is capped).
+    this.t = new SlotTable(Math.min(2 * capacity + 16, 1 << 16));
     this.probation = new SlotList(this.t);
     this.main = new SlotList(this.t);
     this.ghost = new SlotList(this.t);
