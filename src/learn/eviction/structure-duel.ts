@@ -183,7 +183,10 @@ export class MiniCache {
   }
 }
 
-/** Requests (decayed, in units of the shadows' T) under the probationary structure before its boost counts. */
+/**
+ * Requests (decayed, in units of the shadows' T) under the probationary structure before its
+ * boost counts.
+ */
 const BOOST_MIN_T = 4;
 
 /**
@@ -200,16 +203,18 @@ export class StructureDuel {
   /** Decayed hits of mini 0 (probationary structure) and mini 1 (LRU). */
   private probationHits = 0;
   private lruHits = 0;
-  /** Decayed hits of the real cache / of mini 0 and requests, counted while the probationary structure is in use. */
+  /**
+   * Decayed hits of the real cache and of mini 0, and requests, counted only while the
+   * probationary structure is in use (the boost's evidence).
+   */
   private realHits = 0;
-  private realPeriodHits = 0;
-  private realPeriodRequests = 0;
+  private shadowPeriodHits = 0;
+  private periodRequests = 0;
   /** LRU's structure is in use. */
   lruLeads = false;
   /** Times the leader changed. */
   switches = 0;
   private readonly threshold: number;
-  private readonly miniCapacity: number;
   private decay = 1;
   private minBoostRequests = 0;
 
@@ -218,12 +223,9 @@ export class StructureDuel {
     /** The real cache's T in requests (capacity in objects, or capacity / mean size). */
     timeScale: number,
   ) {
-    this.miniCapacity = Math.max(1, Math.round(o.capacity * o.rate));
+    const capacity = Math.max(1, Math.round(o.capacity * o.rate));
     const lru: DuelStructure = { probationFraction: 0, promoteHits: 1, ghostAdmitT: 0 };
-    this.mini = [
-      new MiniCache(this.miniCapacity, o.probation, 1),
-      new MiniCache(this.miniCapacity, lru, 1),
-    ];
+    this.mini = [new MiniCache(capacity, o.probation, 1), new MiniCache(capacity, lru, 1)];
     // Keys whose hash is below the threshold are replayed (all of them at rate 1).
     this.threshold = Math.min(1, o.rate) * 0x1_0000_0000;
     this.setTimeScale(timeScale);
@@ -244,8 +246,8 @@ export class StructureDuel {
 
   /** The real cache's recent hits over mini 0's while the probationary structure was in use. */
   get boost(): number {
-    return this.realPeriodRequests >= this.minBoostRequests
-      ? (this.realHits + 1) / (this.realPeriodHits + 1)
+    return this.periodRequests >= this.minBoostRequests
+      ? (this.realHits + 1) / (this.shadowPeriodHits + 1)
       : 1;
   }
 
@@ -262,8 +264,8 @@ export class StructureDuel {
     this.lruHits = this.lruHits * d + (this.mini[1].access(key, w) ? 1 : 0);
     if (!this.lruLeads) {
       this.realHits = this.realHits * d + (realHit ? 1 : 0);
-      this.realPeriodHits = this.realPeriodHits * d + (probationHit ? 1 : 0);
-      this.realPeriodRequests = this.realPeriodRequests * d + 1;
+      this.shadowPeriodHits = this.shadowPeriodHits * d + (probationHit ? 1 : 0);
+      this.periodRequests = this.periodRequests * d + 1;
     }
     // The difference must exceed z standard deviations of a Poisson count of the two together
     // (hysteresis: the leader does not change on noise).
