@@ -307,6 +307,7 @@ export class Engine {
       publishStats: () => this.publisherValue?.stats(),
       connections: () => this.connections(),
       forecasts: () => this.forecasts.views(),
+      evictionShadows: () => this.evictionTraining(),
       checkpoint: () => ({
         appliedSeq: this.appliedSeq,
         checkpointedSeq: this.checkpointedSeq,

@@ -9,6 +9,7 @@ import type { FeatureStats } from './features/types.js';
 import type { PublishStats } from './publish/policy-publisher.js';
 import type { ConnectionState } from './telemetry/bus.js';
 import type { ForecastView } from './forecast/service.js';
+import { SHADOW_DECIDERS, type ShadowStats } from './learn/learned-eviction-trainer.js';
 
 /** What the metrics read at scrape time. */
 export interface MetricsSource {
@@ -17,6 +18,8 @@ export interface MetricsSource {
   publishStats(): PublishStats | undefined;
   connections(): Record<string, ConnectionState>;
   forecasts(): readonly ForecastView[];
+  /** The learned eviction policy's per-node shadow caches (empty with ranker `lru`). */
+  evictionShadows(): readonly ShadowStats[];
   checkpoint(): {
     appliedSeq: number;
     checkpointedSeq: number;
@@ -186,6 +189,99 @@ export class EngineMetrics {
       '1 when the last complete step fell outside its forecast interval (the spike flag).',
       nextStep((v) => (v.spike?.active ? 1 : 0)),
       ['series'],
+    );
+    // The learned eviction policy's shadow caches, one series per node (and label): read from the
+    // trainer at scrape time. A node whose partition moves away drops out; its counters restart
+    // on the replica that takes it, which Prometheus reads as a counter reset.
+    type Sample = readonly [labels: Record<string, string>, value: number];
+    const perShadow = (
+      kind: 'counter' | 'gauge',
+      name: string,
+      help: string,
+      samples: (s: ShadowStats) => Sample[],
+      extraLabel?: string,
+    ) => {
+      const config = {
+        name,
+        help,
+        labelNames: extraLabel === undefined ? ['node'] : ['node', extraLabel],
+        registers: [r],
+      };
+      const fill = (
+        metric: Counter | Gauge,
+        put: (l: Record<string, string>, v: number) => void,
+      ) => {
+        metric.reset();
+        for (const s of self.source?.evictionShadows() ?? [])
+          for (const [l, v] of samples(s)) put(l, v);
+      };
+      if (kind === 'counter')
+        new Counter({
+          ...config,
+          collect() {
+            fill(this, (l, v) => this.inc(l, v));
+          },
+        });
+      else
+        new Gauge({
+          ...config,
+          collect() {
+            fill(this, (l, v) => this.set(l, v));
+          },
+        });
+    };
+    perShadow(
+      'counter',
+      'prescient_eviction_shadow_requests_total',
+      "Requests replayed by the node's shadow cache (the learned policy's training replay).",
+      (s) => [[{ node: s.node }, s.requests]],
+    );
+    perShadow(
+      'counter',
+      'prescient_eviction_shadow_hits_total',
+      "Hits on the node's replayed requests by cache: learned (the shadow) or lru (plain LRU of the same size).",
+      (s) => [
+        [{ node: s.node, cache: 'learned' }, s.hits],
+        [{ node: s.node, cache: 'lru' }, s.lruHits],
+      ],
+      'cache',
+    );
+    perShadow(
+      'counter',
+      'prescient_eviction_shadow_evictions_total',
+      "The shadow's evictions by decider: model, guard (the regret guard chose LRU's victim), duel (an LRU spell), fallback (no model yet), probation (a FIFO exit not admitted).",
+      (s) => SHADOW_DECIDERS.map((decider) => [{ node: s.node, decider }, s.evictions[decider]]),
+      'decider',
+    );
+    perShadow(
+      'gauge',
+      'prescient_eviction_shadow_lru_structure',
+      "1 while the shadow's structure duel runs it as plain LRU (LRU's miniature is ahead of the learned structure's).",
+      (s) => [[{ node: s.node }, s.lruStructure ? 1 : 0]],
+    );
+    perShadow(
+      'counter',
+      'prescient_eviction_shadow_structure_switches_total',
+      "Times the shadow's structure duel switched between the learned structure and plain LRU.",
+      (s) => [[{ node: s.node }, s.structureSwitches]],
+    );
+    perShadow(
+      'counter',
+      'prescient_eviction_shadow_retrains_total',
+      "Retrains of the node's shadow model (online and scheduled).",
+      (s) => [[{ node: s.node }, s.retrains]],
+    );
+    perShadow(
+      'gauge',
+      'prescient_eviction_shadow_pending_events',
+      'Access events buffered for the shadow, not replayed yet.',
+      (s) => [[{ node: s.node }, s.pendingEvents]],
+    );
+    perShadow(
+      'counter',
+      'prescient_eviction_shadow_dropped_events_total',
+      "Access events dropped because the node's shadow buffer was full (it then learns from a sample of time windows).",
+      (s) => [[{ node: s.node }, s.droppedEvents]],
     );
     gauge(
       'prescient_dependency_up',

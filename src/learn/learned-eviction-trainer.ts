@@ -71,7 +71,11 @@ export interface LearnedEvictionTrainerOptions {
 /** Smallest shadow: below it the time scale T is too short to learn anything. */
 const MIN_SHADOW_CAPACITY = 16;
 
-/** Per-node counters, for /v1/stats and tests. */
+/** What decided a shadow eviction (see {@link ShadowStats.evictions}). */
+export const SHADOW_DECIDERS = ['model', 'guard', 'duel', 'fallback', 'probation'] as const;
+export type ShadowDecider = (typeof SHADOW_DECIDERS)[number];
+
+/** Per-node counters, for /v1/stats, /metrics and tests. */
 export interface ShadowStats {
   readonly node: string;
   /** Keys of the shadow cache (the node's size × sampleRate). */
@@ -79,8 +83,25 @@ export interface ShadowStats {
   /** Share of the node's keys the shadow replays (1 = all). */
   readonly sampleRate: number;
   readonly requests: number;
+  /** Hits of the shadow (the learned policy) / of the plain LRU replaying the same requests. */
+  readonly hits: number;
+  readonly lruHits: number;
   readonly shadowHitRatio: number;
   readonly lruHitRatio: number;
+  /**
+   * The shadow's structure duel has it running as plain sampled LRU now (its LRU miniature is
+   * ahead of the learned structure's), and how often that changed; false / 0 before the first
+   * request.
+   */
+  readonly lruStructure: boolean;
+  readonly structureSwitches: number;
+  /**
+   * The shadow's evictions by what decided them: `model` (the agent's victim), `guard` (the regret
+   * guard preferred LRU's), `duel` (sampled LRU during an LRU spell of the structure duel),
+   * `fallback` (sampled LRU before the first model), `probation` (a probationary FIFO exit not
+   * admitted to the main cache).
+   */
+  readonly evictions: Readonly<Record<ShadowDecider, number>>;
   readonly retrains: number;
   readonly pendingEvents: number;
   readonly droppedEvents: number;
@@ -370,13 +391,26 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
 
   private statsOf(n: NodeShadow): ShadowStats {
     const ratio = (h: number) => (n.requests === 0 ? 0 : h / n.requests);
+    const p = n.policy;
+    const duel = p?.extraStats();
     return {
       node: n.node,
       capacity: n.capacity,
       sampleRate: n.sampleRate,
       requests: n.requests,
+      hits: n.hits,
+      lruHits: n.lruHits,
       shadowHitRatio: ratio(n.hits),
       lruHitRatio: ratio(n.lruHits),
+      lruStructure: duel?.lruStructure ?? false,
+      structureSwitches: duel?.structureSwitches ?? 0,
+      evictions: {
+        model: p?.modelEvictions ?? 0,
+        guard: p?.guardEvictions ?? 0,
+        duel: p?.duelEvictions ?? 0,
+        fallback: p?.fallbackEvictions ?? 0,
+        probation: p?.probationEvictions ?? 0,
+      },
       retrains: n.policy?.retrains ?? 0,
       pendingEvents: n.keys.length - n.head,
       droppedEvents: n.dropped,

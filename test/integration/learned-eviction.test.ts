@@ -68,6 +68,14 @@ describe('learned eviction in the engine', () => {
       'events applied',
     );
     await engine.publishNow();
+    // The shadow's counters reach /metrics: every applied request replayed, hits by cache.
+    const metrics = await engine.metrics.registry.metrics();
+    expect(metrics).toMatch(/^prescient_eviction_shadow_requests_total\{node="cache-1"\} 9000$/m);
+    const [shadow] = engine.evictionTraining();
+    expect(metrics).toContain(
+      `prescient_eviction_shadow_hits_total{node="cache-1",cache="learned"} ${shadow!.hits}`,
+    );
+    expect(shadow!.hits).toBeGreaterThan(shadow!.lruHits);
     const version = engine.latestPolicy('eviction', 'cache-1')?.model.version;
     expect(version).toMatch(/^cache-1@[1-9]\d*$/);
     const [entry] = engine.models!.list();

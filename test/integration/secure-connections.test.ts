@@ -119,7 +119,7 @@ async function expectRefused(
     expect(r.statusCode).toBe(503);
     // The detail is read again rather than compared with the one waited for: the client keeps
     // retrying, and its backoff (part of the detail) may double between the two reads.
-    const body = r.json() as { ready: boolean; checks: Record<string, { detail?: string }> };
+    const body = r.json<{ ready: boolean; checks: Record<string, { detail?: string }> }>();
     expect(body.ready).toBe(false);
     expect(body.checks[dependency]?.detail).toMatch(why);
     for (const secret of secrets) {

@@ -49,6 +49,15 @@ describe('LearnedEvictionTrainer', () => {
     expect(last.metadata.metrics.lruHitRatio).toBeGreaterThan(0);
     const [stats] = trainer.stats();
     expect(stats).toMatchObject({ node: 'n', capacity: 60, requests: 12_000, droppedEvents: 0 });
+    // The counters /metrics exposes: hits behind the ratios, evictions by what decided them.
+    expect(stats!.hits / stats!.requests).toBe(stats!.shadowHitRatio);
+    expect(stats!.lruHits / stats!.requests).toBe(stats!.lruHitRatio);
+    const policy = trainer.policy('n')!;
+    const byDecider = Object.values(stats!.evictions).reduce((a, b) => a + b, 0);
+    expect(byDecider).toBe(policy.evictions);
+    expect(stats!.evictions.model).toBeGreaterThan(0);
+    expect(stats!.evictions.fallback).toBeGreaterThan(0);
+    expect(stats!.lruStructure).toBe(policy.extraStats().lruStructure);
     trainer.dispose();
   });
 
