@@ -5,11 +5,11 @@
  * 127.0.0.1:4222 and Redis on 127.0.0.1:6379. A server that is installed but stopped is started
  * (with the same command the machine uses at boot) and waited for; a server that is missing fails
  * with the install command. Nothing is ever skipped: tests need real servers, not mocks.
- * HAProxy is only checked for (the HAProxy rig test starts its own on a free loopback port;
- * `.ci/run` installs the `haproxy` package in CI). Chromium (Debian's `chromium`, which the
- * dashboard's browser test drives through playwright-core) must be at /usr/bin/chromium: when it
- * is missing and this runs as root with apt-get, it is installed here (the only thing this script
- * ever installs, since no browser is downloaded otherwise); else it fails with the install command.
+ * Two tools are never started here, only needed: HAProxy (the HAProxy rig test starts its own on
+ * a free loopback port) and Chromium (Debian's `chromium`, which the dashboard's browser test
+ * drives through playwright-core; no browser is downloaded). When one is missing and this runs as
+ * root with apt-get, its Debian package is installed here (the only things this script ever
+ * installs); else it fails with the install command. `.ci/run` installs both up front.
  *
  * CLI: `node scripts/services.mjs` (exit 0 when everything is ready, 1 otherwise).
  * Library: `await ensureServices()` throws an Error listing every problem.
@@ -242,37 +242,13 @@ const SERVICES = [
   },
 ];
 
-const HAPROXY_BINARY = '/usr/sbin/haproxy';
-
-/** HAProxy must be installed (the rig test runs its own); never started or installed here. */
-function checkHaproxy() {
-  try {
-    accessSync(HAPROXY_BINARY, constants.X_OK);
-  } catch {
-    throw new Error(
-      `haproxy is not installed (${HAPROXY_BINARY} is missing): sudo apt-get install -y haproxy`,
-    );
-  }
-  const result = spawnSync(HAPROXY_BINARY, ['-v'], { encoding: 'utf8' });
-  const version = /version (\S+)/.exec(result.stdout ?? '')?.[1];
+/** `binary args` must exit 0 and print something `pattern` captures: the version; else throws. */
+function versionOf(binary, args, pattern) {
+  const result = spawnSync(binary, args, { encoding: 'utf8' });
+  const version = pattern.exec(`${result.stdout ?? ''}\n${result.stderr ?? ''}`)?.[1];
   if (result.status !== 0 || !version) {
     throw new Error(
-      `${HAPROXY_BINARY} -v failed: ${(result.stderr || result.stdout || '').trim()}`,
-    );
-  }
-  return version;
-}
-
-const CHROMIUM_BINARY = '/usr/bin/chromium';
-const CHROMIUM_INSTALL = ['install', '-y', '-q', '--no-install-recommends', 'chromium'];
-
-/** `chromium --version`, e.g. "Chromium 156.0.8078.73 built on Debian …"; throws if it fails. */
-function chromiumVersion() {
-  const result = spawnSync(CHROMIUM_BINARY, ['--version'], { encoding: 'utf8' });
-  const version = /Chromium (\S+)/.exec(result.stdout ?? '')?.[1];
-  if (result.status !== 0 || !version) {
-    throw new Error(
-      `${CHROMIUM_BINARY} --version failed: ${(result.stderr || result.stdout || '').trim()}`,
+      `${binary} ${args.join(' ')} failed: ${(result.stderr || result.stdout || '').trim()}`,
     );
   }
   return version;
@@ -288,29 +264,53 @@ function aptGet(aptBinary, args) {
 }
 
 /**
- * Chromium for the dashboard's browser test: present, or installed from Debian's package when
- * running as root with apt-get (retried once after `apt-get update` for a machine whose package
- * lists are empty or old). Returns its version or throws with the install command.
+ * A tool the tests run but never start as a service (HAProxy: the rig test starts its own on a
+ * free loopback port; Chromium: the dashboard's browser test drives it through playwright-core).
  */
-function ensureChromium() {
+const TOOLS = [
+  {
+    name: 'haproxy',
+    binary: '/usr/sbin/haproxy',
+    package: 'haproxy',
+    version: (binary) => versionOf(binary, ['-v'], /version (\S+)/),
+    use: 'the rig test starts its own',
+  },
+  {
+    name: 'chromium',
+    binary: '/usr/bin/chromium',
+    package: 'chromium',
+    version: (binary) => versionOf(binary, ['--version'], /Chromium (\S+)/),
+    use: "the dashboard's browser test drives it",
+  },
+];
+
+/**
+ * A tool present, or installed from Debian's package when running as root with apt-get (retried
+ * once after `apt-get update` for a machine whose package lists are empty or old). Returns its
+ * version or throws with the install command.
+ */
+function ensureTool(tool) {
   try {
-    accessSync(CHROMIUM_BINARY, constants.X_OK);
-    return chromiumVersion();
+    accessSync(tool.binary, constants.X_OK);
+    return tool.version(tool.binary);
   } catch {
     // missing (or broken): install below when we can
   }
-  const command = 'sudo apt-get install -y --no-install-recommends chromium';
+  const command = `sudo apt-get install -y --no-install-recommends ${tool.package}`;
   const aptBinary = findExecutable('apt-get', ['/usr/bin/apt-get']);
   if (process.getuid?.() !== 0 || !aptBinary) {
-    throw new Error(`chromium is not installed (${CHROMIUM_BINARY} is missing): ${command}`);
+    throw new Error(`${tool.name} is not installed (${tool.binary} is missing): ${command}`);
   }
-  console.log(`chromium: ${CHROMIUM_BINARY} is missing; installing Debian's chromium package`);
-  if (aptGet(aptBinary, CHROMIUM_INSTALL) !== 0) {
-    if (aptGet(aptBinary, ['update', '-q']) !== 0 || aptGet(aptBinary, CHROMIUM_INSTALL) !== 0) {
-      throw new Error(`installing chromium failed (see apt-get's output above): ${command}`);
+  console.log(
+    `${tool.name}: ${tool.binary} is missing; installing Debian's ${tool.package} package`,
+  );
+  const install = ['install', '-y', '-q', '--no-install-recommends', tool.package];
+  if (aptGet(aptBinary, install) !== 0) {
+    if (aptGet(aptBinary, ['update', '-q']) !== 0 || aptGet(aptBinary, install) !== 0) {
+      throw new Error(`installing ${tool.package} failed (see apt-get's output above): ${command}`);
     }
   }
-  return `${chromiumVersion()}, installed now`;
+  return `${tool.version(tool.binary)}, installed now`;
 }
 
 /** Checks one service, starting it if installed but stopped; returns the ok detail or throws. */
@@ -338,8 +338,8 @@ async function ensureService(service) {
 }
 
 /**
- * Ensures NATS (with JetStream) and Redis are up and HAProxy and Chromium are installed (Chromium
- * installed here when missing and possible), printing one line per service.
+ * Ensures NATS (with JetStream) and Redis are up and HAProxy and Chromium are installed (installed
+ * here when missing and possible), printing one line per service.
  * @returns {Promise<Record<string, string>>} service name → detail, e.g. `{ redis: '7.0.15' }`
  * @throws {Error} listing every service that is missing or not ready, with what to do about it
  */
@@ -355,19 +355,14 @@ export async function ensureServices() {
       console.error(error.message);
     }
   }
-  try {
-    details.haproxy = checkHaproxy();
-    console.log(`haproxy: ok (${details.haproxy}, installed; the rig test starts its own)`);
-  } catch (error) {
-    problems.push(error.message);
-    console.error(error.message);
-  }
-  try {
-    details.chromium = ensureChromium();
-    console.log(`chromium: ok (${details.chromium}; the dashboard's browser test drives it)`);
-  } catch (error) {
-    problems.push(error.message);
-    console.error(error.message);
+  for (const tool of TOOLS) {
+    try {
+      details[tool.name] = ensureTool(tool);
+      console.log(`${tool.name}: ok (${details[tool.name]}; ${tool.use})`);
+    } catch (error) {
+      problems.push(error.message);
+      console.error(error.message);
+    }
   }
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return details;
