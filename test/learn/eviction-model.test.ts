@@ -103,6 +103,42 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     p.dispose();
   });
 
+  it('admits a probation exit only when it is likelier back than the main cache evicts (admitAboveVictims)', async () => {
+    const { tf } = await loadTf();
+    // 60 hot keys every 120 requests and a 45-slot main cache: the hot set does not fit, so
+    // the main cache's victims are hot keys due back soon. A warm or one-shot key the predictor
+    // gives P(reuse) ≥ 0.3 is still a worse bet than those victims: admitting it costs hot hits.
+    const trace = syntheticTrace(24_000, 11, 60);
+    const run = (admitAboveVictims: boolean) => {
+      const p = new LearnedPolicy({
+        capacity: 50,
+        unit: 'objects',
+        tf,
+        settings: { ...FAST_SETTINGS, decisionLog: 100_000, duelRate: 0, admitAboveVictims },
+      });
+      let hits = 0;
+      for (const r of trace) hits += p.access(r) ? 1 : 0;
+      const refusals = p.decisions.filter((d) => d.inputs['admissionBar'] !== undefined);
+      const out = { hits, learnedPromotions: p.learnedPromotions, refusals };
+      p.dispose();
+      return out;
+    };
+    const fixed = run(false);
+    const above = run(true);
+    expect(fixed.refusals.length).toBeGreaterThan(1000);
+    for (const d of fixed.refusals) expect(d.inputs['admissionBar']).toBe(0.3);
+    // The bar rises with the victims' P(reuse), and every refusal is under the bar it met.
+    const bars = above.refusals.map((d) => d.inputs['admissionBar']!);
+    expect(Math.min(...bars)).toBeGreaterThanOrEqual(0.3);
+    expect(Math.max(...bars)).toBeGreaterThan(0.5);
+    for (const d of above.refusals) {
+      expect(d.inputs['pReuse']!).toBeLessThan(d.inputs['admissionBar']!);
+      if (d.inputs['admissionBar']! > 0.3) expect(d.text).toContain("main cache's victims' mean");
+    }
+    expect(above.learnedPromotions * 10).toBeLessThan(fixed.learnedPromotions);
+    expect(above.hits).toBeGreaterThan(fixed.hits * 1.05);
+  });
+
   it('integrated gradients are complete: attributions sum to f(x) − f(baseline) within 1 %', async () => {
     const { tf } = await loadTf();
     const trainer = new MlpTrainer(tf, { inputs: 6, loss: 'squared', seed: 5 });

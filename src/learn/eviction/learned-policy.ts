@@ -155,6 +155,16 @@ export interface LearnedPolicySettings {
   readonly duelHalfLifeT: number;
   /** The duel's leader changes when the other side leads by more than z × √(sum of both). */
   readonly duelZ: number;
+  /**
+   * Learned admission must also beat the main cache's victims: a key leaving probation without
+   * hits is promoted only when its P(reuse within H) is at least the decayed mean P(reuse) of the
+   * keys the main cache has been evicting (and at least `promoteProbability`). Promoting a key
+   * costs a main-cache eviction, so a key less likely back than those victims is a loss
+   * (TinyLFU's admission rule, against the average victim instead of the next one).
+   */
+  readonly admitAboveVictims: boolean;
+  /** Weight of each main-cache eviction in that decayed mean (an EWMA; 1/256: half-life ≈ 177 evictions). */
+  readonly victimReuseWeight: number;
 }
 
 export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
@@ -184,6 +194,8 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   duelRate: 1,
   duelHalfLifeT: 64,
   duelZ: 0,
+  admitAboveVictims: true,
+  victimReuseWeight: 1 / 256,
 };
 
 export interface LearnedPolicyOptions extends PolicyOptions {
@@ -350,6 +362,11 @@ export class LearnedPolicy implements EvictionPolicy {
   learnedPromotions = 0;
   /** Probation exits the predictor judged (promoted or evicted). */
   admissionDecisions = 0;
+  /**
+   * Decayed mean of the predictor's P(reuse within H) over the main cache's victims since the
+   * first model (NaN before): the admission bar with `admitAboveVictims`.
+   */
+  private victimReuse = Number.NaN;
   /** Evictions out of probation (included in `evictions`). */
   probationEvictions = 0;
   /**
@@ -640,7 +657,7 @@ export class LearnedPolicy implements EvictionPolicy {
       extractFeatures(e, this.clock, this.scratch.agentInput, 0);
       pReuse = sigmoid(clampLogit(mlpForward(this.model.predictor, this.scratch.agentInput, 0)));
       this.admissionDecisions++;
-      if (pReuse >= this.s.promoteProbability) {
+      if (pReuse >= this.admissionBar()) {
         promote = true;
         this.learnedPromotions++;
       }
@@ -665,15 +682,18 @@ export class LearnedPolicy implements EvictionPolicy {
       );
       return;
     }
+    const bar = this.admissionBar();
     this.record({
       key: e.key,
       score: 1 - pReuse,
       reason: 'MODEL',
       text:
         `probation FIFO exit, not hit there: predicted P(reuse within ${this.s.horizonT} T) ` +
-        `${pReuse.toFixed(3)} < ${this.s.promoteProbability} → not admitted to the main cache`,
+        `${pReuse.toFixed(3)} < ${bar.toFixed(3)}` +
+        (bar > this.s.promoteProbability ? " (the main cache's victims' mean)" : '') +
+        ' → not admitted to the main cache',
       attributions: { popularity: 1 - pReuse },
-      inputs: { idle, pReuse },
+      inputs: { idle, pReuse, admissionBar: bar },
     });
   }
 
@@ -773,7 +793,26 @@ export class LearnedPolicy implements EvictionPolicy {
     if (this.decisions.length > this.s.decisionLog) this.decisions.shift();
   }
 
+  /**
+   * The P(reuse within H) a key leaving probation without hits needs to be promoted:
+   * `promoteProbability`, raised to the main cache's victims' decayed mean P(reuse) with
+   * `admitAboveVictims`.
+   */
+  private admissionBar(): number {
+    const victims = this.s.admitAboveVictims ? this.victimReuse : Number.NaN;
+    return Number.isNaN(victims)
+      ? this.s.promoteProbability
+      : Math.max(this.s.promoteProbability, victims);
+  }
+
   private evict(v: Entry): void {
+    if (this.s.admitAboveVictims && this.model !== null) {
+      extractFeatures(v, this.clock, this.scratch.agentInput, 0);
+      const p = sigmoid(clampLogit(mlpForward(this.model.predictor, this.scratch.agentInput, 0)));
+      this.victimReuse = Number.isNaN(this.victimReuse)
+        ? p
+        : this.victimReuse + this.s.victimReuseWeight * (p - this.victimReuse);
+    }
     const last = this.resident.pop()!;
     if (last !== v) {
       this.resident[v.slot] = last;
