@@ -3,7 +3,9 @@
  * The on-disk / object-store form of a learned eviction model, three files per version
  * (`eviction/<node>@<retrains>/`):
  * - `model.json`: format tag, feature names, each network's normalisation (mean, std) and weights
- *   as JSON arrays, and `weights`: the order of the tensors in `weights.bin`;
+ *   as JSON arrays, and `weights`: the order of the tensors in `weights.bin`; with the tabular
+ *   agent (format version 2), `victimTable`: its horizon, state, bins, baseline cell and one
+ *   logit per cell, and no `agent` network;
  * - `weights.bin`: every weight as Float32 little-endian, in that order (for loaders that want
  *   raw buffers; it must agree bit for bit with the JSON arrays);
  * - `metadata.json`: node, training window (first / last request time), metrics, retrains, and
@@ -27,9 +29,19 @@ import {
   ScoreScratch,
   scoreKey,
 } from './eviction/scorer.js';
+import {
+  ACCESS_BINS,
+  GAP_BINS,
+  IDLE_BINS,
+  VICTIM_TABLE_CELLS,
+  VICTIM_TABLE_STATE,
+  type VictimTable,
+} from './eviction/victim-table.js';
 
 export const MODEL_FORMAT = 'prescient-eviction-model';
-export const MODEL_FORMAT_VERSION = 1;
+/** Written since the tabular agent; version 1 files (always a network agent) are still read. */
+export const MODEL_FORMAT_VERSION = 2;
+const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
 export const MODEL_FILE_NAMES = ['model.json', 'weights.bin', 'metadata.json'] as const;
 export type ModelFileName = (typeof MODEL_FILE_NAMES)[number];
 export type ModelFiles = Readonly<Record<ModelFileName, Uint8Array>>;
@@ -110,14 +122,27 @@ interface ModelJson {
   retrains: number;
   timeScaleMs: number;
   missingGapT: number;
-  features: { predictor: string[]; agent: string[] };
-  networks: { predictor: NetworkJson; agent: NetworkJson };
+  /** `agent`: the network agent's inputs; absent with the tabular agent. */
+  features: { predictor: string[]; agent?: string[] };
+  networks: { predictor: NetworkJson; agent?: NetworkJson };
+  victimTable?: VictimTableJson;
   /** Tensors of weights.bin in order: name, shape, offset (in floats). */
   weights: { name: string; shape: number[]; offset: number }[];
 }
 
+/** The tabular agent in model.json. */
+interface VictimTableJson {
+  horizonT: number;
+  /** Coordinates of the state, and bins per coordinate (the cell is row-major over them). */
+  state: string[];
+  bins: number[];
+  baselineCell: number;
+  /** logit P(not requested within horizonT·T), one per cell. */
+  logits: number[];
+}
+
 const TENSORS = ['w1', 'b1', 'w2', 'b2'] as const;
-const NETWORKS = ['predictor', 'agent'] as const;
+const TABLE_BINS = [IDLE_BINS, ACCESS_BINS, GAP_BINS];
 
 function networkJson(w: MlpWeights): NetworkJson {
   const f = (a: Float64Array) => Array.from(a, (v) => Math.fround(v));
@@ -145,17 +170,19 @@ const utf8 = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 1)
 
 /** The three files of a trained model. */
 export function encodeModelFiles(t: TrainedEvictionModel): ModelFiles {
-  const networks = { predictor: networkJson(t.model.predictor), agent: networkJson(t.model.agent) };
+  const { agent, victimTable } = t.model;
+  const networks: ModelJson['networks'] = { predictor: networkJson(t.model.predictor) };
+  if (agent !== undefined) networks.agent = networkJson(agent);
   const weights: ModelJson['weights'] = [];
   const values: number[] = [];
-  for (const net of NETWORKS) {
+  for (const net of networkNames(networks)) {
     for (const name of TENSORS) {
       weights.push({
         name: `${net}.${name}`,
-        shape: shape(networks[net], name),
+        shape: shape(networks[net]!, name),
         offset: values.length,
       });
-      values.push(...tensor(networks[net], name));
+      values.push(...tensor(networks[net]!, name));
     }
   }
   const json: ModelJson = {
@@ -167,14 +194,58 @@ export function encodeModelFiles(t: TrainedEvictionModel): ModelFiles {
     retrains: t.model.version,
     timeScaleMs: t.timeScaleMs,
     missingGapT: t.missingGapT,
-    features: { predictor: [...BASE_FEATURE_NAMES], agent: [...AGENT_FEATURE_NAMES] },
+    features: {
+      predictor: [...BASE_FEATURE_NAMES],
+      ...(agent === undefined ? {} : { agent: [...AGENT_FEATURE_NAMES] }),
+    },
     networks,
+    ...(victimTable === undefined ? {} : { victimTable: victimTableJson(victimTable) }),
     weights,
   };
   const bin = new Uint8Array(values.length * 4);
   const view = new DataView(bin.buffer);
   values.forEach((v, i) => view.setFloat32(i * 4, v, true));
   return { 'model.json': utf8(json), 'weights.bin': bin, 'metadata.json': utf8(t.metadata) };
+}
+
+/** The networks a model.json holds, in weights.bin order. */
+function networkNames(n: ModelJson['networks']): ('predictor' | 'agent')[] {
+  return n.agent === undefined ? ['predictor'] : ['predictor', 'agent'];
+}
+
+function victimTableJson(t: VictimTable): VictimTableJson {
+  return {
+    horizonT: t.horizonT,
+    state: [...VICTIM_TABLE_STATE],
+    bins: [...TABLE_BINS],
+    baselineCell: t.baselineCell,
+    logits: Array.from(t.logits),
+  };
+}
+
+function checkVictimTable(version: string, j: unknown): VictimTable {
+  const t = j as Partial<VictimTableJson> | null;
+  if (typeof t !== 'object' || t === null) invalid(version, 'victimTable is not an object');
+  const sameNumbers = (a: unknown, b: readonly (string | number)[]) =>
+    Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i]);
+  if (!sameNumbers(t.state, VICTIM_TABLE_STATE) || !sameNumbers(t.bins, TABLE_BINS)) {
+    invalid(version, "victimTable's state or bins differ from this build of Prescient");
+  }
+  if (typeof t.horizonT !== 'number' || !(t.horizonT > 0) || !Number.isFinite(t.horizonT)) {
+    invalid(version, 'victimTable.horizonT must be a positive number');
+  }
+  const b = t.baselineCell;
+  if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= VICTIM_TABLE_CELLS) {
+    invalid(version, `victimTable.baselineCell must be a cell index below ${VICTIM_TABLE_CELLS}`);
+  }
+  const logits = t.logits;
+  if (!Array.isArray(logits) || logits.length !== VICTIM_TABLE_CELLS) {
+    invalid(version, `victimTable.logits needs ${VICTIM_TABLE_CELLS} values`);
+  }
+  if (!logits.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    invalid(version, 'victimTable.logits holds a non-finite value');
+  }
+  return { horizonT: t.horizonT, baselineCell: b, logits: Float64Array.from(logits) };
 }
 
 function invalid(version: string, why: string): never {
@@ -232,14 +303,25 @@ export function decodeModelFiles(files: StoredModelFiles): LoadedEvictionModel {
     return invalid('?', `model.json is not JSON (${(err as Error).message})`);
   }
   const version = typeof json.version === 'string' ? json.version : '?';
-  if (json.format !== MODEL_FORMAT || json.formatVersion !== MODEL_FORMAT_VERSION) {
-    invalid(version, `not a ${MODEL_FORMAT} v${MODEL_FORMAT_VERSION} file`);
+  if (
+    json.format !== MODEL_FORMAT ||
+    !READABLE_FORMAT_VERSIONS.includes(json.formatVersion as number)
+  ) {
+    invalid(
+      version,
+      `not a ${MODEL_FORMAT} file of version ${READABLE_FORMAT_VERSIONS.join(' or ')}`,
+    );
+  }
+  // Exactly one agent: the network (its inputs named) or the table.
+  const hasTable = json.victimTable !== undefined;
+  if (hasTable === (json.networks?.agent !== undefined)) {
+    invalid(version, 'it must hold exactly one agent: networks.agent or victimTable');
   }
   const sameNames = (a: unknown, b: readonly string[]) =>
     Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i]);
   if (
     !sameNames(json.features?.predictor, BASE_FEATURE_NAMES) ||
-    !sameNames(json.features?.agent, AGENT_FEATURE_NAMES)
+    (!hasTable && !sameNames(json.features?.agent, AGENT_FEATURE_NAMES))
   ) {
     invalid(version, 'its feature names differ from this build of Prescient');
   }
@@ -249,7 +331,10 @@ export function decodeModelFiles(files: StoredModelFiles): LoadedEvictionModel {
     json.networks?.predictor,
     BASE_FEATURE_NAMES.length,
   );
-  const agent = checkNetwork(version, 'agent', json.networks?.agent, AGENT_FEATURE_NAMES.length);
+  const agent = hasTable
+    ? undefined
+    : checkNetwork(version, 'agent', json.networks?.agent, AGENT_FEATURE_NAMES.length);
+  const victimTable = hasTable ? checkVictimTable(version, json.victimTable) : undefined;
   const timeScaleMs = json.timeScaleMs;
   const missingGapT = json.missingGapT;
   if (typeof timeScaleMs !== 'number' || !(timeScaleMs > 0) || !Number.isFinite(timeScaleMs)) {
@@ -262,8 +347,8 @@ export function decodeModelFiles(files: StoredModelFiles): LoadedEvictionModel {
   const bin = files['weights.bin'];
   const view = new DataView(bin.buffer, bin.byteOffset, bin.byteLength);
   let expected = 0;
-  for (const net of NETWORKS) {
-    const n = json.networks![net];
+  for (const net of networkNames(json.networks!)) {
+    const n = json.networks![net]!;
     for (const name of TENSORS) {
       const entry = json.weights?.find((w) => w.name === `${net}.${name}`);
       const values = tensor(n, name);
@@ -284,6 +369,7 @@ export function decodeModelFiles(files: StoredModelFiles): LoadedEvictionModel {
   const model: EvictionModel = {
     predictor,
     agent,
+    victimTable,
     version: typeof json.retrains === 'number' ? json.retrains : 0,
   };
   probe(version, model, timeScaleMs, missingGapT);

@@ -6,7 +6,7 @@ import { LearnedCache } from '../../src/client/learned-cache.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { encodeModelFiles } from '../../src/learn/model-files.js';
 import { FsModelStore } from '../../src/state/model-store.js';
-import { loadedModel } from '../helpers/eviction-model.js';
+import { loadedModel, tableModel } from '../helpers/eviction-model.js';
 
 function clock() {
   let t = 1_000_000;
@@ -69,6 +69,19 @@ describe('LearnedCache', () => {
       modelVersion: 'test@1',
       modelEvictions: 1,
     });
+  });
+
+  it('evicts with a tabular-agent model: a key seen once goes before an older, often requested one', () => {
+    const model = { ...loadedModel(0, 10), model: tableModel() };
+    const cache = new LearnedCache<string>({ maxBytes: 30, model, ...clock() });
+    cache.set('hot', 'x'.repeat(10));
+    for (let i = 0; i < 16; i++) expect(cache.get('hot')).toBeDefined();
+    cache.set('once-a', 'x'.repeat(10));
+    cache.set('once-b', 'x'.repeat(10));
+    cache.set('new', 'x'.repeat(10)); // LRU would evict 'hot'
+    expect(cache.has('hot')).toBe(true);
+    expect(cache.has('once-a')).toBe(false);
+    expect(cache.stats()).toMatchObject({ mode: 'model', modelEvictions: 1 });
   });
 
   it('loads a model directory the engine saved, and refuses a corrupt one', async () => {

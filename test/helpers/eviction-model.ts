@@ -5,6 +5,13 @@ import {
   type EvictionModel,
   type MlpWeights,
 } from '../../src/learn/eviction/scorer.js';
+import {
+  ACCESS_BINS,
+  cellOf,
+  GAP_BINS,
+  IDLE_BINS,
+  VICTIM_TABLE_CELLS,
+} from '../../src/learn/eviction/victim-table.js';
 import type { LoadedEvictionModel } from '../../src/learn/model-files.js';
 
 const H = 4;
@@ -43,5 +50,23 @@ export function loadedModel(feature: number, timeScaleMs = 1000): LoadedEviction
     timeScaleMs,
     missingGapT: 16,
     metadata: undefined,
+  };
+}
+
+/**
+ * A tabular-agent model whose value grows with the idle bin and falls with the access-count bin
+ * (gap1 plays no part): a long-idle key seen once is evicted first.
+ */
+export function tableModel(version = 1): EvictionModel {
+  const logits = new Float64Array(VICTIM_TABLE_CELLS);
+  for (let i = 0; i < IDLE_BINS; i++) {
+    for (let a = 0; a < ACCESS_BINS; a++) {
+      for (let g = 0; g < GAP_BINS; g++) logits[cellOf([i, a, g])] = 0.5 * i - 0.3 * a;
+    }
+  }
+  return {
+    predictor: net(BASE_FEATURES, 0, 0.5),
+    victimTable: { horizonT: 1, logits, baselineCell: cellOf([2, 1, 0]) },
+    version,
   };
 }

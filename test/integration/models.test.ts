@@ -237,15 +237,27 @@ describe('model registry (eviction)', () => {
     nanWeights.writeFloatLE(Number.NaN, 8);
     await put(`${NODE}@902`, good.model, nanWeights);
     // One weight 1e999 in model.json: Infinity once parsed.
-    const json = JSON.parse(good.model) as { networks: { agent: { w2: number[] } } };
+    const json = JSON.parse(good.model) as {
+      networks: { predictor: { w2: number[] } };
+      victimTable: { logits: number[] };
+    };
+    const w2 = json.networks.predictor.w2;
     const text = JSON.stringify(json).replace(
-      `"w2":[${json.networks.agent.w2.join(',')}]`,
-      `"w2":[1e999${json.networks.agent.w2.length > 1 ? ',' : ''}${json.networks.agent.w2.slice(1).join(',')}]`,
+      `"w2":[${w2.join(',')}]`,
+      `"w2":[1e999${w2.length > 1 ? ',' : ''}${w2.slice(1).join(',')}]`,
     );
     expect(text).toContain('1e999');
     await put(`${NODE}@903`, text, good.weights);
+    // One value of the tabular agent 1e999.
+    const logits = json.victimTable.logits;
+    const tableText = JSON.stringify(json).replace(
+      `"logits":[${logits.join(',')}]`,
+      `"logits":[1e999,${logits.slice(1).join(',')}]`,
+    );
+    expect(tableText).toContain('1e999');
+    await put(`${NODE}@904`, tableText, good.weights);
 
-    for (const v of [`${NODE}@901`, `${NODE}@902`, `${NODE}@903`]) {
+    for (const v of [`${NODE}@901`, `${NODE}@902`, `${NODE}@903`, `${NODE}@904`]) {
       const r = await post(app, 'promote', { target: NODE, version: v });
       expect(r.statusCode, v).toBe(422);
       expect(r.json().error.code).toBe('PRESCIENT_E_MODEL_INVALID');
@@ -257,8 +269,11 @@ describe('model registry (eviction)', () => {
       `${NODE}@901`,
       `${NODE}@902`,
       `${NODE}@903`,
+      `${NODE}@904`,
     ]);
-    for (const v of [901, 902, 903]) await rm(join(dir, `${NODE}@${v}`), { recursive: true });
+    for (const v of [901, 902, 903, 904]) {
+      await rm(join(dir, `${NODE}@${v}`), { recursive: true });
+    }
     await stop(x);
   }, 60_000);
 

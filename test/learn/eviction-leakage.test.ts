@@ -6,10 +6,12 @@ import { loadTf } from '../../src/learn/tf.js';
 import { FAST_SETTINGS, guarded, syntheticTrace } from './eviction-helpers.js';
 
 describe('LearnedPolicy honest online protocol', () => {
-  // Default (probationary FIFO in front of the learned main cache) and without probation.
+  // Default (probationary FIFO in front of the main cache, tabular agent), without probation, and
+  // with the network agent.
   it.each([
     ['with probation', {}],
     ['without probation', { probationFraction: 0 }],
+    ['network agent', { agentKind: 'network' as const }],
   ])(
     'gives identical decisions and hits on a prefix replayed alone and within the full trace (%s)',
     async (_name, extra) => {

@@ -1,3 +1,9 @@
+import {
+  ACCESS_BINS,
+  GAP_BINS,
+  idleBinStart,
+  RECENCY_TIE_BREAK,
+} from '../../src/learn/eviction/victim-table.js';
 import { describe, expect, it } from 'vitest';
 
 import { integratedGradients, IG_TOLERANCE } from '../../src/learn/eviction/explain.js';
@@ -159,23 +165,38 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     }
   });
 
-  it('explained eviction scores carry attributions that sum to score − baseline score', async () => {
-    const { tf } = await loadTf();
-    const p = new LearnedPolicy({ capacity: 60, unit: 'objects', tf, settings: FAST_SETTINGS });
-    const trace = syntheticTrace(8_000);
-    trace.forEach((r) => p.access(r));
-    const model = p.currentModel!;
-    let checked = 0;
-    for (const r of trace.slice(-200)) {
-      if (!p.has(r.key)) continue;
-      const d = p.explain(r.key)!;
-      expect(d.reason).toBe('MODEL');
-      const sum = Object.values(d.attributions).reduce((a, b) => a + b, 0);
-      const delta = d.score - mlpForward(model.agent, model.agent.mean);
-      expect(Math.abs(sum - delta)).toBeLessThanOrEqual(0.01 * Math.abs(delta) + 1e-12);
-      checked++;
-    }
-    expect(checked).toBeGreaterThan(20);
-    p.dispose();
-  });
+  it.each(['table', 'network'] as const)(
+    'explained eviction scores carry attributions that sum to score − baseline score (%s agent)',
+    async (agentKind) => {
+      const { tf } = await loadTf();
+      const settings = { ...FAST_SETTINGS, agentKind };
+      const p = new LearnedPolicy({ capacity: 60, unit: 'objects', tf, settings });
+      const trace = syntheticTrace(8_000);
+      trace.forEach((r) => p.access(r));
+      const model = p.currentModel!;
+      // The baseline: the network's training mean, or the table's most populated cell.
+      const baseline =
+        agentKind === 'network'
+          ? mlpForward(model.agent!, model.agent!.mean)
+          : model.victimTable!.logits[model.victimTable!.baselineCell]! +
+            RECENCY_TIE_BREAK *
+              idleBinStart(Math.floor(model.victimTable!.baselineCell / (ACCESS_BINS * GAP_BINS)));
+      expect(model.agent === undefined).toBe(agentKind === 'table');
+      let checked = 0;
+      let nonzero = 0;
+      for (const r of trace.slice(-200)) {
+        if (!p.has(r.key)) continue;
+        const d = p.explain(r.key)!;
+        expect(d.reason).toBe('MODEL');
+        const sum = Object.values(d.attributions).reduce((a, b) => a + b, 0);
+        const delta = d.score - baseline;
+        expect(Math.abs(sum - delta)).toBeLessThanOrEqual(0.01 * Math.abs(delta) + 1e-12);
+        if (Math.abs(delta) > 1e-6) nonzero++;
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(20);
+      expect(nonzero).toBeGreaterThan(10);
+      p.dispose();
+    },
+  );
 });

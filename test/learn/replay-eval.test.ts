@@ -66,7 +66,7 @@ describe('replayEvaluate', () => {
 
   it('counts non-finite scores (a NaN-producing model) and still evicts', () => {
     const m = modelFavouring(0);
-    const nan = makeMlpWeights({ ...m.agent, b2: Number.NaN });
+    const nan = makeMlpWeights({ ...m.agent!, b2: Number.NaN });
     const r = replayEvaluate(loopTrace(500), {
       capacity: 10,
       candidate: { ...m, agent: nan },

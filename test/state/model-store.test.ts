@@ -3,11 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/errors.js';
-import { AGENT_FEATURE_NAMES, newKeyStats } from '../../src/learn/eviction/features.js';
+import {
+  AGENT_FEATURE_NAMES,
+  newKeyStats,
+  recordAccess,
+} from '../../src/learn/eviction/features.js';
 import { makeMlpWeights, ScoreScratch, scoreKey } from '../../src/learn/eviction/scorer.js';
 import { encodeModelFiles, type TrainedEvictionModel } from '../../src/learn/model-files.js';
 import { FsModelStore } from '../../src/state/model-store.js';
-import { modelFavouring } from '../helpers/eviction-model.js';
+import { modelFavouring, tableModel } from '../helpers/eviction-model.js';
 
 function trained(model = modelFavouring(0, 3)): TrainedEvictionModel {
   return {
@@ -88,6 +92,82 @@ describe('FsModelStore', () => {
     expect(bin.readFloatLE(0)).toBe(json.networks.predictor.w1[0]);
   });
 
+  it('round-trips a tabular-agent model: its table in model.json, only the predictor in weights.bin', async () => {
+    const t = trained(tableModel(3));
+    const dir = await store.save(t.version, encodeModelFiles(t));
+    const back = await store.load('n1@3');
+    expect(back.model.agent).toBeUndefined();
+    expect(back.model.victimTable?.logits).toEqual(t.model.victimTable?.logits);
+    const clock = { nowTick: 90_000, timeScale: 1500, missingGapT: 16 };
+    const scratch = new ScoreScratch();
+    for (const idleTicks of [0, 800, 9000, 60_000]) {
+      const s = newKeyStats(0, 1);
+      recordAccess(s, 90_000 - idleTicks, 1, 1500);
+      const q = scoreKey(back.model, s, clock, scratch);
+      expect(q).toBe(scoreKey(t.model, s, clock, scratch));
+    }
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(json['formatVersion']).toBe(2);
+    expect((json['networks'] as Record<string, unknown>)['agent']).toBeUndefined();
+    expect((json['weights'] as { name: string }[]).map((w) => w.name)).toEqual([
+      'predictor.w1',
+      'predictor.b1',
+      'predictor.w2',
+      'predictor.b2',
+    ]);
+    expect(json['victimTable']).toMatchObject({
+      horizonT: 1,
+      state: ['idle', 'accesses', 'gap1'],
+      bins: [12, 6, 9],
+    });
+  });
+
+  it('refuses a victim table that is short, holds a non-number, or sits beside an agent network', async () => {
+    const edits: ((j: Record<string, unknown>, net: unknown) => void)[] = [
+      (j) => ((j['victimTable'] as { logits: unknown[] }).logits.length = 10),
+      (j) => ((j['victimTable'] as { logits: unknown[] }).logits[4] = null),
+      (j) => ((j['victimTable'] as { baselineCell: number }).baselineCell = 648),
+      (j) => ((j['victimTable'] as { bins: number[] }).bins = [12, 6, 8]),
+      (j, net) => ((j['networks'] as Record<string, unknown>)['agent'] = net),
+      (j) => delete j['victimTable'],
+    ];
+    const network = JSON.parse(
+      new TextDecoder().decode(encodeModelFiles(trained())['model.json']),
+    ) as {
+      networks: { agent: unknown };
+    };
+    for (const edit of edits) {
+      const t = trained(tableModel(3));
+      const dir = await store.save(t.version, encodeModelFiles(t));
+      const j = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      edit(j, network.networks.agent);
+      await writeFile(join(dir, 'model.json'), JSON.stringify(j));
+      expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+    }
+  });
+
+  it('still reads a format version 1 file (network agent)', async () => {
+    const t = trained();
+    const dir = await store.save(t.version, encodeModelFiles(t));
+    const j = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    j['formatVersion'] = 1;
+    await writeFile(join(dir, 'model.json'), JSON.stringify(j));
+    const back = await store.load('n1@3');
+    expect(back.model.agent?.hidden).toBe(t.model.agent!.hidden);
+    j['formatVersion'] = 3;
+    await writeFile(join(dir, 'model.json'), JSON.stringify(j));
+    expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+  });
+
   it('refuses a corrupt weights.bin', async () => {
     const t = trained();
     const dir = await store.save(t.version, encodeModelFiles(t));
@@ -109,9 +189,9 @@ describe('FsModelStore', () => {
 
   it('refuses a model whose weights went NaN', async () => {
     const good = modelFavouring(0);
-    const w2 = Float64Array.from(good.agent.w2);
+    const w2 = Float64Array.from(good.agent!.w2);
     w2[0] = Number.NaN;
-    const { fw1: _f, fb1: _b, ...agent } = good.agent;
+    const { fw1: _f, fb1: _b, ...agent } = good.agent!;
     const t = trained({ ...good, agent: makeMlpWeights({ ...agent, w2 }) });
     await store.save(t.version, encodeModelFiles(t));
     expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
@@ -119,7 +199,7 @@ describe('FsModelStore', () => {
 
   it('refuses a model that scores NaN although every weight is finite', async () => {
     const good = modelFavouring(0);
-    const { fw1: _f, fb1: _b, ...agent } = good.agent;
+    const { fw1: _f, fb1: _b, ...agent } = good.agent!;
     // A zero deviation makes standardisation divide by zero.
     const std = Float64Array.from(agent.std);
     std[0] = 0;

@@ -6,12 +6,23 @@
  * (the "average key" of the last retrain), so attributions say why this key scores differently
  * from an average one. Completeness — Σ a_i = f(x) − f(b) — is checked and the number of steps
  * doubled until it holds within 1 % (the networks are smooth, so 32 steps almost always do).
+ *
+ * The tabular agent (./victim-table.ts) is explained by exact Shapley values (Shapley 1953; as
+ * SHAP uses them, Lundberg & Lee, NeurIPS'17) over its state's three coordinates against the
+ * table's most populated cell: with three players all 8 coalitions are evaluated, so completeness
+ * holds exactly, not within a tolerance.
  */
 
 import type { EvictionDecision, ReasonCode } from '../../decisions.js';
 
-import { AGENT_FEATURE_NAMES, type FeatureClock, type KeyStats } from './features.js';
 import {
+  AGENT_FEATURE_NAMES,
+  BASE_FEATURE_NAMES,
+  type FeatureClock,
+  type KeyStats,
+} from './features.js';
+import {
+  clampLogit,
   type EvictionModel,
   mlpForward,
   mlpGradient,
@@ -20,6 +31,16 @@ import {
   scoreKey,
   sigmoid,
 } from './scorer.js';
+import {
+  ACCESS_BINS,
+  cellCoordinates,
+  cellOf,
+  GAP_BINS,
+  idleBinStart,
+  RECENCY_TIE_BREAK,
+  VICTIM_TABLE_STATE,
+  type VictimTable,
+} from './victim-table.js';
 
 export interface IntegratedGradients {
   readonly attributions: Float64Array;
@@ -71,6 +92,54 @@ export function integratedGradients(
   }
 }
 
+/**
+ * Exact Shapley values of a table's score at `coords` (and idle feature `idleX`, for the recency
+ * tie-break) against its baseline cell (where idle is the start of that cell's idle bin).
+ */
+export interface TableShapley {
+  /** One per coordinate of {@link VICTIM_TABLE_STATE}. */
+  readonly attributions: Float64Array;
+  readonly fx: number;
+  readonly fBaseline: number;
+  /** |Σ a − (f(x) − f(b))|: 0 up to rounding. */
+  readonly completenessError: number;
+}
+
+/** Shapley weights |S|!(n − |S| − 1)!/n! for n = 3, by |S|. */
+const SHAPLEY_WEIGHTS = [1 / 3, 1 / 6, 1 / 3];
+
+export function tableShapley(
+  t: VictimTable,
+  coords: ArrayLike<number>,
+  idleX: number,
+): TableShapley {
+  const b = t.baselineCell;
+  const base = [
+    Math.floor(b / (ACCESS_BINS * GAP_BINS)),
+    Math.floor(b / GAP_BINS) % ACCESS_BINS,
+    b % GAP_BINS,
+  ];
+  const baseIdleX = idleBinStart(base[0]!);
+  const cell = [0, 0, 0];
+  // f(S): the score with the coordinates in S (bit j) from the key, the others from the baseline.
+  const f = (mask: number): number => {
+    for (let j = 0; j < 3; j++) cell[j] = (mask >> j) & 1 ? coords[j]! : base[j]!;
+    return t.logits[cellOf(cell)]! + RECENCY_TIE_BREAK * (mask & 1 ? idleX : baseIdleX);
+  };
+  const attributions = new Float64Array(3);
+  for (let j = 0; j < 3; j++) {
+    for (let mask = 0; mask < 8; mask++) {
+      if ((mask >> j) & 1) continue;
+      const size = ((mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1)) as 0 | 1 | 2;
+      attributions[j] = attributions[j]! + SHAPLEY_WEIGHTS[size]! * (f(mask | (1 << j)) - f(mask));
+    }
+  }
+  const fx = f(7);
+  const fBaseline = f(0);
+  const total = attributions[0]! + attributions[1]! + attributions[2]!;
+  return { attributions, fx, fBaseline, completenessError: Math.abs(total - (fx - fBaseline)) };
+}
+
 /** Phrases for the reason text, by feature. */
 const PHRASES: Readonly<Record<string, string>> = {
   idle: 'idle time',
@@ -87,9 +156,30 @@ const PHRASES: Readonly<Record<string, string>> = {
   popularityLogit: 'predicted reuse',
 };
 
+/** Phrases for the tabular agent's state coordinates. */
+const TABLE_PHRASES: Readonly<Record<(typeof VICTIM_TABLE_STATE)[number], string>> = {
+  idle: 'idle time',
+  accesses: 'access count',
+  gap1: 'last inter-arrival gap',
+};
+
+function topTwo(
+  names: readonly string[],
+  a: Float64Array,
+  phrases: Readonly<Record<string, string>>,
+): string {
+  return names
+    .map((name, i) => ({ name, a: a[i]! }))
+    .sort((p, q) => Math.abs(q.a) - Math.abs(p.a))
+    .slice(0, 2)
+    .map((t) => `${phrases[t.name] ?? t.name} ${t.a >= 0 ? '+' : ''}${t.a.toFixed(3)}`)
+    .join(', ');
+}
+
 /**
- * The explained eviction score of one key: Q(evict) from the agent, integrated-gradients
- * attributions over the agent's inputs, and a one-sentence reason (code `MODEL`).
+ * The explained eviction score of one key, with reason code `MODEL`: the agent's value, its
+ * attributions (exact Shapley values over the tabular agent's state, or integrated gradients
+ * over the network agent's inputs) and a one-sentence reason.
  */
 export function explainKey(
   model: EvictionModel,
@@ -100,23 +190,49 @@ export function explainKey(
   const scratch = new ScoreScratch();
   const score = scoreKey(model, stats, clock, scratch);
   const x = scratch.agentInput;
-  const ig = integratedGradients(model.agent, x);
+  if (model.victimTable !== undefined) return explainTable(model, model.victimTable, key, x, clock);
+  const ig = integratedGradients(model.agent!, x);
   const attributions: Record<string, number> = {};
   const inputs: Record<string, number> = {};
   AGENT_FEATURE_NAMES.forEach((name, i) => {
     attributions[name] = ig.attributions[i]!;
     inputs[name] = x[i]!;
   });
-  const top = AGENT_FEATURE_NAMES.map((name, i) => ({ name, a: ig.attributions[i]! }))
-    .sort((p, q) => Math.abs(q.a) - Math.abs(p.a))
-    .slice(0, 2)
-    .map((t) => `${PHRASES[t.name] ?? t.name} ${t.a >= 0 ? '+' : ''}${t.a.toFixed(3)}`);
   const pReuse = sigmoid(x[x.length - 1]!);
   const idleT = Math.expm1(x[0]!);
   const text =
     `Q(evict) ${score.toFixed(3)} vs ${ig.fBaseline.toFixed(3)} for an average key ` +
-    `(idle ${idleT.toFixed(2)} T, P(reuse) ${pReuse.toFixed(2)}); mostly ${top.join(', ')}`;
+    `(idle ${idleT.toFixed(2)} T, P(reuse) ${pReuse.toFixed(2)}); mostly ` +
+    topTwo(AGENT_FEATURE_NAMES, ig.attributions, PHRASES);
   return { key, score, reason: 'MODEL', text, attributions, inputs };
+}
+
+/** {@link explainKey} for the tabular agent; `x` holds the key's base features. */
+function explainTable(
+  model: EvictionModel,
+  table: VictimTable,
+  key: string,
+  x: Float64Array,
+  clock: FeatureClock,
+): EvictionDecision {
+  const coords = new Int32Array(3);
+  cellCoordinates(x, 0, clock.missingGapT, coords);
+  const sh = tableShapley(table, coords, x[0]!);
+  const attributions: Record<string, number> = {};
+  VICTIM_TABLE_STATE.forEach((name, i) => (attributions[name] = sh.attributions[i]!));
+  const inputs: Record<string, number> = {};
+  BASE_FEATURE_NAMES.forEach((name, i) => (inputs[name] = x[i]!));
+  const logit = clampLogit(mlpForward(model.predictor, x, 0));
+  inputs['popularityLogit'] = logit;
+  inputs['cell'] = cellOf(coords);
+  inputs['baselineScore'] = sh.fBaseline;
+  const p = (z: number) => sigmoid(z).toFixed(2);
+  const text =
+    `P(not requested within ${table.horizonT} T) ${p(sh.fx)} vs ${p(sh.fBaseline)} for a ` +
+    `typical candidate (idle ${Math.expm1(x[0]!).toFixed(2)} T, ` +
+    `${Math.round(Math.expm1(x[8]!))} requests, P(reuse within H) ${sigmoid(logit).toFixed(2)}); ` +
+    `mostly ${topTwo(VICTIM_TABLE_STATE, sh.attributions, TABLE_PHRASES)}`;
+  return { key, score: sh.fx, reason: 'MODEL', text, attributions, inputs };
 }
 
 /**

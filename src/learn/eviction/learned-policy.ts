@@ -8,24 +8,30 @@
  *   ({@link extractFeatures}: idle time, 4 recent gaps, decayed counts, access count, size,
  *   lifetime, all relative to the time scale T = capacity) plus the popularity predictor's logit.
  * - **Action**: which candidate to evict.
- * - **Reward** (delayed): evicting key c costs −exp(−d / (τ·T)) when c is requested again d
- *   requests later (a *ghost hit*: the ghost list remembers evicted keys for a window W, so the
- *   return is observed without looking ahead), and ≈ 0 when it does not come back within W.
- *   The discount makes a far-away return cheaper (other evictions must happen before it anyway) —
- *   a soft version of Bélády's "evict the farthest next use" that LRB relaxes with a boundary.
- * - **Agent**: Q(c) = E[reward | features] is fitted by regression (fitted-Q for one step) on
- *   logged decisions: each eviction logs the victim and a random non-chosen candidate; because the
- *   trace keeps flowing, the reward of *not* chosen candidates is observed as well (full-
- *   information feedback), so the data are not biased towards the agent's own choices. The
- *   policy evicts argmax Q among the candidates.
+ * - **Reward** (delayed, observed without looking ahead: the ghost list remembers evicted keys
+ *   for a window W, so a victim's return is seen): for the tabular agent, 1 when a candidate is
+ *   not requested again within B, 0 when it is; for the network agent, log1p(min(d, W) / T) for a
+ *   return d requests later, the soft, log-scaled form of Bélády's "evict the farthest next use".
+ * - **Tabular agent** (the default, `agentKind: 'table'`, ./victim-table.ts): the value of a key
+ *   is the logit of P(not requested within B = `tableHorizonT`·T) for its cell of (idle time,
+ *   access count, last gap), counted online from every sampled candidate of every main-cache
+ *   eviction (full information: each candidate's return within B is observed, chosen or not).
+ *   The victim is the candidate of highest value, the least recently used within a cell. It
+ *   replaced the network agent below as the default (docs/learning.md, "The tabular agent").
+ * - **Network agent** (`agentKind: 'network'`): Q(c) = E[reward | features] is fitted by
+ *   regression (fitted-Q for one step) on logged decisions: each eviction logs the victim and a
+ *   random non-chosen candidate; because the trace keeps flowing, the reward of *not* chosen
+ *   candidates is observed as well (full-information feedback), so the data are not biased
+ *   towards the agent's own choices. The policy evicts argmax Q among the candidates.
  * - **Popularity predictor**: P(key requested again within H = `horizonT`·T), a logistic network
  *   trained on random resident keys sampled at random requests, labelled when they are requested
  *   again (1) or when H has passed without a request (0) — labels known at training time only.
- *   Its logit is an input of the agent (and the engine can use it on its own).
- * - **Training schedule**: both networks retrain synchronously in tfjs (minibatch Adam,
+ *   It decides admission out of probation; its logit is an input of the network agent.
+ * - **Training schedule**: the networks retrain synchronously in tfjs (minibatch Adam,
  *   {@link MlpTrainer}) at request counts fixed in advance: first once enough labels exist, then
  *   every max(`retrainMinRequests`, `retrainFraction`·t) requests, on bounded ring buffers of the
- *   most recent labelled samples. Weights are copied into plain JS for scoring.
+ *   most recent labelled samples. Weights are copied into plain JS for scoring. The tabular
+ *   agent learns with every label; each retrain's model carries a snapshot of its values.
  * - **Honest online protocol**: at request t only requests ≤ t are used, `nextAccessVtime` is never
  *   read, and nothing depends on wall-clock time: replaying a prefix gives the same decisions.
  * - **Fallback**: before the first retrain the victim is the least recently used of the sampled
@@ -74,6 +80,7 @@ import { Rng } from './rng.js';
 import {
   clampLogit,
   type EvictionModel,
+  type MlpWeights,
   mlpBytes,
   mlpForward,
   ScoreScratch,
@@ -82,6 +89,14 @@ import {
 } from './scorer.js';
 import { StructureDuel } from './structure-duel.js';
 import { MlpTrainer } from './trainer.js';
+import {
+  type PendingLabel,
+  RECENCY_TIE_BREAK,
+  type TableLogged,
+  type VictimTable,
+  victimCell,
+  VictimTableLearner,
+} from './victim-table.js';
 
 /** Tunables of {@link LearnedPolicy}; every default is here. */
 export interface LearnedPolicySettings {
@@ -165,6 +180,17 @@ export interface LearnedPolicySettings {
   readonly admitAboveVictims: boolean;
   /** Weight of each main-cache eviction in that decayed mean (an EWMA; 1/256: half-life ≈ 177 evictions). */
   readonly victimReuseWeight: number;
+  /**
+   * Which agent chooses the main cache's victims: `table`, the tabular agent
+   * (./victim-table.ts: P(not requested within `tableHorizonT`·T) per cell of idle time, access
+   * count and last gap, learned from every sampled candidate), or `network`, the tfjs network
+   * agent fitted on the log-distance reward of logged decisions.
+   */
+  readonly agentKind: 'table' | 'network';
+  /** The tabular agent's horizon B, in units of T. */
+  readonly tableHorizonT: number;
+  /** The tabular agent halves all its counts every this many labels (old traffic fades). */
+  readonly tableHalveEvery: number;
 }
 
 export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
@@ -196,6 +222,9 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   duelZ: 0,
   admitAboveVictims: true,
   victimReuseWeight: 1 / 256,
+  agentKind: 'table',
+  tableHorizonT: 1,
+  tableHalveEvery: 65_536,
 };
 
 export interface LearnedPolicyOptions extends PolicyOptions {
@@ -208,7 +237,7 @@ export interface LearnedPolicyOptions extends PolicyOptions {
  * A remembered key. A class (not an object spread) so every entry has one hidden class and the
  * hot path's property reads stay monomorphic.
  */
-class Entry implements KeyStats {
+class Entry implements KeyStats, TableLogged {
   lastTick: number;
   firstTick: number;
   accesses = 1;
@@ -237,6 +266,8 @@ class Entry implements KeyStats {
   /** Tick at which the model / the LRU expert last proposed this key as victim (−1: not since its last access). */
   proposedByModel = -1;
   proposedByLru = -1;
+  /** The tabular agent's label this key awaits as a logged candidate. */
+  tablePending: PendingLabel | null = null;
 
   constructor(
     readonly key: string,
@@ -309,6 +340,8 @@ export interface LearnedMemoryReport {
   /** tfjs variables + Adam slots (float32). */
   readonly tfBytes: number;
   readonly bufferBytes: number;
+  /** The tabular agent's counts, values and pending labels (0 with the network agent). */
+  readonly tableBytes: number;
   /** Remembered keys (resident + ghost) × an estimated 200 bytes each. */
   readonly keyMetadataBytes: number;
   readonly rememberedKeys: number;
@@ -381,9 +414,12 @@ export class LearnedPolicy implements EvictionPolicy {
   private readonly predQueue = new PendingQueue();
   private readonly agentQueue = new PendingQueue();
   private readonly predBuffer: RowBuffer;
-  private readonly agentBuffer: RowBuffer;
+  /** The network agent's training rows and trainer (agent kind `network` only). */
+  private readonly agentBuffer: RowBuffer | null;
   private readonly predictor: MlpTrainer;
-  private readonly agent: MlpTrainer;
+  private readonly agent: MlpTrainer | null;
+  /** The tabular agent (agent kind `table` only). */
+  private readonly table: VictimTableLearner | null;
   private model: EvictionModel | null = null;
   private readonly scratch = new ScoreScratch();
   private readonly candidates: Entry[] = [];
@@ -429,7 +465,11 @@ export class LearnedPolicy implements EvictionPolicy {
     this.timeScale = Math.max(1, this.bytes ? 1 : opts.capacity);
     this.clock = { nowTick: 0, timeScale: this.timeScale, missingGapT: this.s.windowT };
     this.predBuffer = new RowBuffer(this.s.bufferRows, BASE_FEATURES);
-    this.agentBuffer = new RowBuffer(this.s.bufferRows, BASE_FEATURES);
+    const network = this.s.agentKind === 'network';
+    this.agentBuffer = network ? new RowBuffer(this.s.bufferRows, BASE_FEATURES) : null;
+    this.table = network
+      ? null
+      : new VictimTableLearner(this.s.tableHorizonT, this.s.tableHalveEvery);
     const common = { hidden: this.s.hidden, learningRate: this.s.learningRate };
     this.predictor = new MlpTrainer(opts.tf, {
       ...common,
@@ -437,12 +477,14 @@ export class LearnedPolicy implements EvictionPolicy {
       loss: 'logistic',
       seed: seed * 2 + 1,
     });
-    this.agent = new MlpTrainer(opts.tf, {
-      ...common,
-      inputs: AGENT_FEATURES,
-      loss: 'squared',
-      seed: seed * 2 + 2,
-    });
+    this.agent = network
+      ? new MlpTrainer(opts.tf, {
+          ...common,
+          inputs: AGENT_FEATURES,
+          loss: 'squared',
+          seed: seed * 2 + 2,
+        })
+      : null;
     this.nextRetrain = this.s.retrainMinRequests / 4;
   }
 
@@ -453,7 +495,8 @@ export class LearnedPolicy implements EvictionPolicy {
 
   /** Labelled rows held for each network (the training data of the next retrain). */
   get labelledRows(): { readonly predictor: number; readonly agent: number; readonly min: number } {
-    return { predictor: this.predBuffer.rows, agent: this.agentBuffer.rows, min: this.s.minRows };
+    const agent = this.table?.labels ?? this.agentBuffer?.rows ?? 0;
+    return { predictor: this.predBuffer.rows, agent, min: this.s.minRows };
   }
 
   /**
@@ -526,6 +569,7 @@ export class LearnedPolicy implements EvictionPolicy {
     let hit = false;
     if (e !== undefined) {
       this.label(e, now);
+      this.table?.returned(e, now, this.timeScale);
       if (e.proposedByModel >= 0 || e.proposedByLru >= 0) this.chargeRegret(e, now);
       recordAccess(e, now, req.sizeBytes, this.timeScale);
       if (e.slot >= 0 || e.probation) {
@@ -562,13 +606,19 @@ export class LearnedPolicy implements EvictionPolicy {
   }
 
   memoryReport(): LearnedMemoryReport {
+    const m = this.model;
     const modelBytes =
-      this.model === null ? 0 : mlpBytes(this.model.predictor) + mlpBytes(this.model.agent);
+      m === null
+        ? 0
+        : mlpBytes(m.predictor) +
+          (m.agent === undefined ? 0 : mlpBytes(m.agent)) +
+          (m.victimTable === undefined ? 0 : 8 * m.victimTable.logits.length);
     const params = (f: number) => f * this.s.hidden + 2 * this.s.hidden + 1;
     return {
       modelBytes,
-      tfBytes: 4 * 3 * (params(BASE_FEATURES) + params(AGENT_FEATURES)),
-      bufferBytes: this.predBuffer.bytes + this.agentBuffer.bytes,
+      tfBytes: 4 * 3 * (params(BASE_FEATURES) + (this.agent === null ? 0 : params(AGENT_FEATURES))),
+      bufferBytes: this.predBuffer.bytes + (this.agentBuffer?.bytes ?? 0),
+      tableBytes: this.table?.bytes ?? 0,
       keyMetadataBytes: this.entries.size * ENTRY_BYTES_ESTIMATE,
       rememberedKeys: this.entries.size,
       pendingSamples: this.predQueue.size + this.agentQueue.size,
@@ -579,7 +629,7 @@ export class LearnedPolicy implements EvictionPolicy {
   /** Frees the tfjs variables; the policy keeps scoring with its last copied weights. */
   dispose(): void {
     this.predictor.dispose();
-    this.agent.dispose();
+    this.agent?.dispose();
   }
 
   private residentCount(): number {
@@ -706,6 +756,9 @@ export class LearnedPolicy implements EvictionPolicy {
     let best = cands[0]!;
     const model = this.model;
     const forced = this.victimOverride?.(cands);
+    // The tabular agent learns from every sampled candidate, whoever decides this eviction.
+    const table = this.table;
+    if (table !== null) this.logCandidates(table, cands);
     if (forced !== undefined) {
       best = cands[forced]!;
     } else if (model === null || this.lruMode) {
@@ -723,8 +776,14 @@ export class LearnedPolicy implements EvictionPolicy {
     } else {
       let bestQ = -Infinity;
       let oldest = best;
-      for (const c of cands) {
-        const q = scoreKey(model, c, this.clock, this.scratch);
+      for (let i = 0; i < cands.length; i++) {
+        const c = cands[i]!;
+        // The tabular agent scores with its live values (the model holds a snapshot of them),
+        // plus the recency tie-break within a cell, as scoreKey does.
+        const q =
+          table !== null
+            ? table.logits[this.candidateCells[i]!]! + RECENCY_TIE_BREAK * this.candidateIdle[i]!
+            : scoreKey(model, c, this.clock, this.scratch);
         if (q > bestQ) {
           bestQ = q;
           best = c;
@@ -745,14 +804,44 @@ export class LearnedPolicy implements EvictionPolicy {
         }
       } else {
         this.modelEvictions++;
-        if (this.s.decisionLog > 0) this.record(explainKey(model, best.key, best, this.clock));
+        if (this.s.decisionLog > 0) {
+          this.record(explainKey(this.liveModel(model), best.key, best, this.clock));
+        }
       }
     }
-    // Log the action taken and one alternative: rewards of both are observed later.
-    this.logAgentSample(best);
-    const other = cands[this.rng.int(cands.length)]!;
-    if (other !== best) this.logAgentSample(other);
+    if (this.agentBuffer !== null) {
+      // The network agent: log the action taken and one alternative; both rewards are observed.
+      this.logAgentSample(best);
+      const other = cands[this.rng.int(cands.length)]!;
+      if (other !== best) this.logAgentSample(other);
+    }
     return best;
+  }
+
+  /** Cells and idle features of the sampled candidates (same order), for the tabular agent. */
+  private readonly candidateCells: number[] = [];
+  private readonly candidateIdle: number[] = [];
+
+  private logCandidates(table: VictimTableLearner, cands: readonly Entry[]): void {
+    const x = this.scratch.agentInput;
+    const now = this.clock.nowTick;
+    this.candidateCells.length = cands.length;
+    this.candidateIdle.length = cands.length;
+    for (let i = 0; i < cands.length; i++) {
+      extractFeatures(cands[i]!, this.clock, x, 0);
+      const cell = victimCell(x, 0, this.clock.missingGapT);
+      this.candidateCells[i] = cell;
+      this.candidateIdle[i] = x[0]!;
+      table.log(cands[i]!, cell, now);
+    }
+  }
+
+  /** `model` with the tabular agent's live values: what the last decision was scored with. */
+  private liveModel(model: EvictionModel): EvictionModel {
+    const t = model.victimTable;
+    if (this.table === null || t === undefined) return model;
+    const live: VictimTable = { ...t, logits: this.table.logits };
+    return { ...model, victimTable: live };
   }
 
   /**
@@ -865,7 +954,7 @@ export class LearnedPolicy implements EvictionPolicy {
     if (a !== null) {
       a.done = true;
       e.agentPending = null;
-      this.agentBuffer.add(a.x, this.reward(now - a.tick));
+      this.agentBuffer!.add(a.x, this.reward(now - a.tick));
     }
   }
 
@@ -890,11 +979,12 @@ export class LearnedPolicy implements EvictionPolicy {
     for (let p = this.agentQueue.peek(); p !== undefined && now - p.tick > W;) {
       if (!p.done) {
         p.entry.agentPending = null;
-        this.agentBuffer.add(p.x, this.reward(W));
+        this.agentBuffer!.add(p.x, this.reward(W));
       }
       this.agentQueue.shift();
       p = this.agentQueue.peek();
     }
+    this.table?.expire(now, T);
     const maxGhost = Math.max(1024, Math.ceil(W));
     while (this.ghostHead < this.ghostQueue.length) {
       const g = this.ghostQueue[this.ghostHead]!;
@@ -915,7 +1005,8 @@ export class LearnedPolicy implements EvictionPolicy {
   }
 
   private maybeRetrain(now: number): void {
-    if (this.predBuffer.rows < this.s.minRows || this.agentBuffer.rows < this.s.minRows) {
+    const rows = this.labelledRows;
+    if (rows.predictor < this.s.minRows || rows.agent < this.s.minRows) {
       this.nextRetrain = now + 1024;
       return;
     }
@@ -925,23 +1016,29 @@ export class LearnedPolicy implements EvictionPolicy {
       s.epochs,
       Math.min(s.batchSize, this.predBuffer.rows),
     );
+    this.retrains++;
+    this.nextRetrain = now + Math.max(s.retrainMinRequests, Math.floor(s.retrainFraction * now));
+    if (this.table !== null) {
+      this.model = { predictor, victimTable: this.table.snapshot(), version: this.retrains };
+    } else {
+      this.model = { predictor, agent: this.trainAgent(predictor), version: this.retrains };
+    }
+  }
+
+  /** Fits the network agent on its logged decisions (agent kind `network`). */
+  private trainAgent(predictor: MlpWeights): MlpWeights {
+    const s = this.s;
+    const buffer = this.agentBuffer!;
     // The agent's popularity input is recomputed with the fresh predictor (stored rows keep only
     // base features), so it always sees the predictor it will be used with.
-    const rows = this.agentBuffer.rows;
+    const rows = buffer.rows;
     const x = new Float64Array(rows * AGENT_FEATURES);
     for (let r = 0; r < rows; r++) {
-      const base = this.agentBuffer.x.subarray(r * BASE_FEATURES, (r + 1) * BASE_FEATURES);
+      const base = buffer.x.subarray(r * BASE_FEATURES, (r + 1) * BASE_FEATURES);
       x.set(base, r * AGENT_FEATURES);
       x[r * AGENT_FEATURES + BASE_FEATURES] = clampLogit(mlpForward(predictor, base));
     }
-    const agent = this.agent.train(
-      { x, y: this.agentBuffer.y, rows },
-      s.epochs,
-      Math.min(s.batchSize, rows),
-    );
-    this.retrains++;
-    this.model = { predictor, agent, version: this.retrains };
-    this.nextRetrain = now + Math.max(s.retrainMinRequests, Math.floor(s.retrainFraction * now));
+    return this.agent!.train({ x, y: buffer.y, rows }, s.epochs, Math.min(s.batchSize, rows));
   }
 }
 

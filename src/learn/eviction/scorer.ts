@@ -9,9 +9,11 @@
  * Two small networks (one tanh hidden layer each), inputs standardised with the training
  * buffer's mean and deviation:
  * - the popularity predictor: base features → logit of P(key requested again within horizon H);
- * - the eviction agent: base features + that logit → Q(evict the key), the expected (negative,
- *   discounted) ghost-hit penalty of evicting it; the policy evicts the candidate with the
- *   highest Q. The score of an eviction decision is this Q: higher = evict sooner.
+ * - the network agent (agent kind `network`): base features + that logit → Q(evict the key),
+ *   the expected log-distance to its next request; the policy evicts the highest Q.
+ * The default agent is a table instead (./victim-table.ts, kind `table`): the logit of
+ * P(not requested within B) of the key's cell. Either way the score of an eviction decision is
+ * the agent's value: higher = evict sooner.
  */
 
 import {
@@ -21,6 +23,7 @@ import {
   type FeatureClock,
   type KeyStats,
 } from './features.js';
+import { tableValue, type VictimTable } from './victim-table.js';
 
 /** One tanh-hidden-layer network, inputs standardised. Plain arrays, serialisable as JSON. */
 export interface MlpWeights {
@@ -55,10 +58,17 @@ export function makeMlpWeights(w: Omit<MlpWeights, 'fw1' | 'fb1'>): MlpWeights {
 
 let hiddenScratch = new Float64Array(64);
 
-/** The two networks the policy scores with. */
+/**
+ * What the policy scores with: the popularity predictor and one eviction agent — the tabular
+ * agent ({@link VictimTable}, the default) or the network agent. A model carries exactly one of
+ * the two (model files are checked for it).
+ */
 export interface EvictionModel {
   readonly predictor: MlpWeights;
-  readonly agent: MlpWeights;
+  /** The network agent: Q(evict) from base features + the predictor's logit. */
+  readonly agent?: MlpWeights | undefined;
+  /** The tabular agent: logit P(not requested within B) per cell of the key's state. */
+  readonly victimTable?: VictimTable | undefined;
   /** How many retrains produced these weights (1 = first). */
   readonly version: number;
 }
@@ -108,8 +118,9 @@ export class ScoreScratch {
 }
 
 /**
- * Scores one key: writes its agent input vector (base features + popularity logit) into
- * `scratch.agentInput` and returns Q(evict) — higher means evict sooner.
+ * Scores one key — higher means evict sooner: with the tabular agent, the logit of P(not
+ * requested within B) of the key's cell; with the network agent, Q(evict). Writes the key's base
+ * features into `scratch.agentInput`, and for the network agent the popularity logit after them.
  */
 export function scoreKey(
   model: EvictionModel,
@@ -119,6 +130,10 @@ export function scoreKey(
 ): number {
   const x = scratch.agentInput;
   extractFeatures(stats, clock, x, 0);
+  if (model.victimTable !== undefined) {
+    return tableValue(model.victimTable, x, 0, clock.missingGapT);
+  }
+  if (model.agent === undefined) throw new Error('eviction model without an agent');
   x[BASE_FEATURES] = clampLogit(mlpForward(model.predictor, x, 0));
   return mlpForward(model.agent, x, 0);
 }
