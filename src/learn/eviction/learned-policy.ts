@@ -224,7 +224,7 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   victimReuseWeight: 1 / 256,
   agentKind: 'table',
   tableHorizonT: 1,
-  tableHalveEvery: 65_536,
+  tableHalveEvery: 262_144,
 };
 
 export interface LearnedPolicyOptions extends PolicyOptions {

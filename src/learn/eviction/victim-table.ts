@@ -17,7 +17,7 @@
  *
  * Why a table and not a network: on the open traces this table, fed by all 16 candidates of each
  * eviction, picks better victims than the tfjs network agent fed by 2 per eviction (mean gap
- * closed 26.6 % against 23.9 % over three seeds, docs/learning.md). Networks given the table's
+ * closed 26.5 % against 23.9 % over three seeds, docs/learning.md). Networks given the table's
  * value as an extra input, or trained on its residual, did worse than the table alone.
  *
  * Pure: no tfjs, no I/O. The cell of a key is a function of its base feature vector
