@@ -196,6 +196,17 @@ describe('learned eviction: fallback, predictor, explanations', () => {
       }
       expect(checked).toBeGreaterThan(20);
       expect(nonzero).toBeGreaterThan(10);
+      // Memory: the table's counts and values (648 cells × 3 float64 + pending labels) or, for
+      // the network agent, a second training buffer as large as the predictor's.
+      const mem = p.memoryReport();
+      const predictorBuffer = 8 * 1024 * (BASE_FEATURES + 1);
+      if (agentKind === 'table') {
+        expect(mem.tableBytes).toBeGreaterThanOrEqual(3 * 8 * 648);
+        expect(mem.bufferBytes).toBe(predictorBuffer);
+      } else {
+        expect(mem.tableBytes).toBe(0);
+        expect(mem.bufferBytes).toBe(2 * predictorBuffer);
+      }
       p.dispose();
     },
   );
