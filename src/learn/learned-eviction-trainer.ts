@@ -41,6 +41,7 @@ import {
 } from './eviction/learned-policy.js';
 import { AGENT_FEATURE_NAMES } from './eviction/features.js';
 import type { EvictionModel } from './eviction/scorer.js';
+import { VICTIM_TABLE_STATE } from './eviction/victim-table.js';
 import type { TrainedEvictionModel } from './model-files.js';
 import type { Tf } from './tf.js';
 
@@ -315,7 +316,11 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
         version: name,
         retrains: current.model.version,
         trainingWindow: { firstRequestMs: n.firstTs, lastRequestMs: n.lastTs },
-        features: [...AGENT_FEATURE_NAMES],
+        // What the agent reads: the tabular agent's state, or the network agent's inputs.
+        features:
+          current.model.victimTable !== undefined
+            ? [...VICTIM_TABLE_STATE]
+            : [...AGENT_FEATURE_NAMES],
         metrics: {
           requests: n.modelRequests,
           shadowHitRatio: s.shadowHitRatio,

@@ -92,10 +92,7 @@ export function integratedGradients(
   }
 }
 
-/**
- * Exact Shapley values of a table's score at `coords` (and idle feature `idleX`, for the recency
- * tie-break) against its baseline cell (where idle is the start of that cell's idle bin).
- */
+/** Attributions of a tabular agent's score, with the two scores they explain. */
 export interface TableShapley {
   /** One per coordinate of {@link VICTIM_TABLE_STATE}. */
   readonly attributions: Float64Array;
@@ -108,6 +105,10 @@ export interface TableShapley {
 /** Shapley weights |S|!(n − |S| − 1)!/n! for n = 3, by |S|. */
 const SHAPLEY_WEIGHTS = [1 / 3, 1 / 6, 1 / 3];
 
+/**
+ * Exact Shapley values of a table's score at `coords` (and idle feature `idleX`, for the recency
+ * tie-break) against its baseline cell (where idle is the start of that cell's idle bin).
+ */
 export function tableShapley(
   t: VictimTable,
   coords: ArrayLike<number>,
