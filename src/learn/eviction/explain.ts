@@ -32,12 +32,11 @@ import {
   sigmoid,
 } from './scorer.js';
 import {
-  ACCESS_BINS,
   cellCoordinates,
   cellOf,
-  GAP_BINS,
+  cellScore,
+  coordinatesOf,
   idleBinStart,
-  RECENCY_TIE_BREAK,
   VICTIM_TABLE_STATE,
   type VictimTable,
 } from './victim-table.js';
@@ -114,18 +113,13 @@ export function tableShapley(
   coords: ArrayLike<number>,
   idleX: number,
 ): TableShapley {
-  const b = t.baselineCell;
-  const base = [
-    Math.floor(b / (ACCESS_BINS * GAP_BINS)),
-    Math.floor(b / GAP_BINS) % ACCESS_BINS,
-    b % GAP_BINS,
-  ];
-  const baseIdleX = idleBinStart(base[0]!);
+  const base = coordinatesOf(t.baselineCell);
+  const baseIdleX = idleBinStart(base[0]);
   const cell = [0, 0, 0];
   // f(S): the score with the coordinates in S (bit j) from the key, the others from the baseline.
   const f = (mask: number): number => {
     for (let j = 0; j < 3; j++) cell[j] = (mask >> j) & 1 ? coords[j]! : base[j]!;
-    return t.logits[cellOf(cell)]! + RECENCY_TIE_BREAK * (mask & 1 ? idleX : baseIdleX);
+    return cellScore(t.logits, cellOf(cell), mask & 1 ? idleX : baseIdleX);
   };
   const attributions = new Float64Array(3);
   for (let j = 0; j < 3; j++) {

@@ -90,8 +90,8 @@ import {
 import { StructureDuel } from './structure-duel.js';
 import { MlpTrainer } from './trainer.js';
 import {
+  cellScore,
   type PendingLabel,
-  RECENCY_TIE_BREAK,
   type TableLogged,
   type VictimTable,
   victimCell,
@@ -493,7 +493,10 @@ export class LearnedPolicy implements EvictionPolicy {
     return this.model;
   }
 
-  /** Labelled rows held for each network (the training data of the next retrain). */
+  /**
+   * Labelled rows held for the predictor and the network agent (the training data of the next
+   * retrain); for the tabular agent, the labels it has counted.
+   */
   get labelledRows(): { readonly predictor: number; readonly agent: number; readonly min: number } {
     const agent = this.table?.labels ?? this.agentBuffer?.rows ?? 0;
     return { predictor: this.predBuffer.rows, agent, min: this.s.minRows };
@@ -782,7 +785,7 @@ export class LearnedPolicy implements EvictionPolicy {
         // plus the recency tie-break within a cell, as scoreKey does.
         const q =
           table !== null
-            ? table.logits[this.candidateCells[i]!]! + RECENCY_TIE_BREAK * this.candidateIdle[i]!
+            ? cellScore(table.logits, this.candidateCells[i]!, this.candidateIdle[i]!)
             : scoreKey(model, c, this.clock, this.scratch);
         if (q > bestQ) {
           bestQ = q;

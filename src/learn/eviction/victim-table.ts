@@ -81,6 +81,24 @@ export function cellOf(c: ArrayLike<number>): number {
   return (c[0]! * ACCESS_BINS + c[1]!) * GAP_BINS + c[2]!;
 }
 
+/** The coordinates of cell `cell`: the inverse of {@link cellOf}. */
+export function coordinatesOf(cell: number): [number, number, number] {
+  return [
+    Math.floor(cell / (ACCESS_BINS * GAP_BINS)),
+    Math.floor(cell / GAP_BINS) % ACCESS_BINS,
+    cell % GAP_BINS,
+  ];
+}
+
+/**
+ * A key's score from its cell's logit and its idle feature log1p(idle / T): the logit plus the
+ * recency tie-break ({@link RECENCY_TIE_BREAK}). The one definition the policy, `scoreKey` and
+ * the explanations share.
+ */
+export function cellScore(logits: Float64Array, cell: number, idleX: number): number {
+  return logits[cell]! + RECENCY_TIE_BREAK * idleX;
+}
+
 const coords = new Int32Array(3);
 
 /** The cell of base features at `x[offset..]`. */
@@ -89,17 +107,14 @@ export function victimCell(x: ArrayLike<number>, offset: number, missingGapT: nu
   return cellOf(coords);
 }
 
-/**
- * The score of base features at `x[offset..]`: the cell's logit P(not requested within B) plus
- * the recency tie-break ({@link RECENCY_TIE_BREAK}).
- */
+/** The score ({@link cellScore}) of base features at `x[offset..]`. */
 export function tableValue(
   t: VictimTable,
   x: ArrayLike<number>,
   offset: number,
   missingGapT: number,
 ): number {
-  return t.logits[victimCell(x, offset, missingGapT)]! + RECENCY_TIE_BREAK * x[offset]!;
+  return cellScore(t.logits, victimCell(x, offset, missingGapT), x[offset]!);
 }
 
 /** One logged candidate waiting for its label. */
