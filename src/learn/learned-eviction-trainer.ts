@@ -354,7 +354,9 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
         const rows = policy.labelledRows;
         return {
           ok: false,
-          reason: `too little data: ${Math.min(rows.predictor, rows.agent)} labelled samples of the ${rows.min} needed (${n.requests} requests replayed)`,
+          reason:
+            `too little data: ${rows.predictor} labelled samples of the ${rows.min} the predictor ` +
+            `needs, ${rows.agent} of the ${rows.agentMin} the agent needs (${n.requests} requests replayed)`,
         };
       }
       this.publish(n);

@@ -5,6 +5,7 @@ export const FAST_SETTINGS = {
   retrainMinRequests: 2000,
   retrainFraction: 0,
   minRows: 128,
+  minTableLabels: 128,
   bufferRows: 1024,
   epochs: 2,
   batchSize: 128,

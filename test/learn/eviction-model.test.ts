@@ -52,6 +52,40 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     p.dispose();
   });
 
+  it('the tabular agent waits for minTableLabels labels before its first model, the network agent for minRows', async () => {
+    const { tf } = await loadTf();
+    const trace = syntheticTrace(8_000);
+    const firstModelAt = (settings: object): { at: number; agent: number; agentMin: number } => {
+      const p = new LearnedPolicy({
+        capacity: 50,
+        unit: 'objects',
+        tf,
+        settings: { ...FAST_SETTINGS, duelRate: 0, ...settings },
+      });
+      let at = -1;
+      let rows = p.labelledRows;
+      for (let i = 0; i < trace.length && at < 0; i++) {
+        rows = p.labelledRows;
+        p.access(trace[i]!);
+        if (p.currentModel !== null) at = i;
+      }
+      p.dispose();
+      // `rows` is what the policy had counted when it trained (the request before the model).
+      return { at, agent: rows.agent, agentMin: rows.agentMin };
+    };
+    const early = firstModelAt({ minTableLabels: 128 });
+    const late = firstModelAt({ minTableLabels: 3_000 });
+    expect(early.at).toBeGreaterThan(0);
+    expect(late.at).toBeGreaterThan(early.at);
+    expect(late.agentMin).toBe(3_000);
+    expect(late.agent).toBeGreaterThanOrEqual(3_000);
+    // The network agent's threshold is minRows; minTableLabels does not apply to it.
+    const network = firstModelAt({ agentKind: 'network', minTableLabels: 3_000 });
+    expect(network.agentMin).toBe(FAST_SETTINGS.minRows);
+    expect(network.at).toBeGreaterThan(0);
+    expect(network.at).toBeLessThan(late.at);
+  });
+
   it('learns that periodic keys return and one-shot keys do not, and beats LRU on that pattern', async () => {
     const { tf } = await loadTf();
     // 60 hot keys every 120 requests: LRU with 80 slots almost never hits them (one-shot keys

@@ -191,6 +191,13 @@ export interface LearnedPolicySettings {
   readonly tableHorizonT: number;
   /** The tabular agent halves all its counts every this many labels (old traffic fades). */
   readonly tableHalveEvery: number;
+  /**
+   * The tabular agent's first model waits until the table has counted this many labels (about 6
+   * per cell; `minRows` still applies to the predictor). A table fitted on a few hundred labels
+   * ranks victims worse than LRU, and with the regret guard at 0.2 that showed as a dip early in
+   * oltp at 5 % (docs/learning.md, "The guard at 0.2").
+   */
+  readonly minTableLabels: number;
 }
 
 export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
@@ -208,7 +215,7 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   hidden: 8,
   learningRate: 0.01,
   guardHalfLifeT: 8,
-  guardRatio: 0.5,
+  guardRatio: 0.2,
   guardZ: 0,
   guardWindowT: 2,
   decisionLog: 0,
@@ -225,6 +232,7 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   agentKind: 'table',
   tableHorizonT: 1,
   tableHalveEvery: 262_144,
+  minTableLabels: 4_096,
 };
 
 export interface LearnedPolicyOptions extends PolicyOptions {
@@ -495,22 +503,37 @@ export class LearnedPolicy implements EvictionPolicy {
 
   /**
    * Labelled rows held for the predictor and the network agent (the training data of the next
-   * retrain); for the tabular agent, the labels it has counted.
+   * retrain); for the tabular agent, the labels it has counted. A model is trained once both
+   * reach their minimum: `min` (`minRows`) for the predictor, `agentMin` for the agent (`minRows`
+   * for the network, at least `minTableLabels` for the table).
    */
-  get labelledRows(): { readonly predictor: number; readonly agent: number; readonly min: number } {
+  get labelledRows(): {
+    readonly predictor: number;
+    readonly agent: number;
+    readonly min: number;
+    readonly agentMin: number;
+  } {
     const agent = this.table?.labels ?? this.agentBuffer?.rows ?? 0;
-    return { predictor: this.predBuffer.rows, agent, min: this.s.minRows };
+    const min = this.s.minRows;
+    const agentMin = this.table === null ? min : Math.max(min, this.s.minTableLabels);
+    return { predictor: this.predBuffer.rows, agent, min, agentMin };
+  }
+
+  /** Enough labelled data for a model ({@link labelledRows}). */
+  private get trainable(): boolean {
+    const rows = this.labelledRows;
+    return rows.predictor >= rows.min && rows.agent >= rows.agentMin;
   }
 
   /**
    * Retrains both networks now, outside the fixed schedule (the engine's scheduled and on-demand
    * retraining); the next scheduled retrain is counted from here. False, and nothing changes,
-   * while either network has fewer than `minRows` labelled rows. Replaying a prefix then no
-   * longer gives the same decisions as without the extra retrain, so the simulator never calls it.
+   * while the predictor or the agent has too few labels ({@link labelledRows}). Replaying a
+   * prefix then no longer gives the same decisions as without the extra retrain, so the simulator
+   * never calls it.
    */
   retrainNow(): boolean {
-    const rows = this.labelledRows;
-    if (rows.predictor < rows.min || rows.agent < rows.min) return false;
+    if (!this.trainable) return false;
     this.maybeRetrain(this.clock.nowTick);
     return true;
   }
@@ -1008,8 +1031,7 @@ export class LearnedPolicy implements EvictionPolicy {
   }
 
   private maybeRetrain(now: number): void {
-    const rows = this.labelledRows;
-    if (rows.predictor < this.s.minRows || rows.agent < this.s.minRows) {
+    if (!this.trainable) {
       this.nextRetrain = now + 1024;
       return;
     }
