@@ -223,12 +223,15 @@ function victimTableJson(t: VictimTable): VictimTableJson {
   };
 }
 
+/** `a` is an array holding exactly `b`'s items, in order (names, bins as this build has them). */
+function sameItems(a: unknown, b: readonly (string | number)[]): boolean {
+  return Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
 function checkVictimTable(version: string, j: unknown): VictimTable {
   const t = j as Partial<VictimTableJson> | null;
   if (typeof t !== 'object' || t === null) invalid(version, 'victimTable is not an object');
-  const sameNumbers = (a: unknown, b: readonly (string | number)[]) =>
-    Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i]);
-  if (!sameNumbers(t.state, VICTIM_TABLE_STATE) || !sameNumbers(t.bins, TABLE_BINS)) {
+  if (!sameItems(t.state, VICTIM_TABLE_STATE) || !sameItems(t.bins, TABLE_BINS)) {
     invalid(version, "victimTable's state or bins differ from this build of Prescient");
   }
   if (typeof t.horizonT !== 'number' || !(t.horizonT > 0) || !Number.isFinite(t.horizonT)) {
@@ -317,11 +320,9 @@ export function decodeModelFiles(files: StoredModelFiles): LoadedEvictionModel {
   if (hasTable === (json.networks?.agent !== undefined)) {
     invalid(version, 'it must hold exactly one agent: networks.agent or victimTable');
   }
-  const sameNames = (a: unknown, b: readonly string[]) =>
-    Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i]);
   if (
-    !sameNames(json.features?.predictor, BASE_FEATURE_NAMES) ||
-    (!hasTable && !sameNames(json.features?.agent, AGENT_FEATURE_NAMES))
+    !sameItems(json.features?.predictor, BASE_FEATURE_NAMES) ||
+    (!hasTable && !sameItems(json.features?.agent, AGENT_FEATURE_NAMES))
   ) {
     invalid(version, 'its feature names differ from this build of Prescient');
   }
