@@ -14,6 +14,8 @@ import { mlpForward, sigmoid } from '../../src/learn/eviction/scorer.js';
 import { MlpTrainer } from '../../src/learn/eviction/trainer.js';
 import { loadTf } from '../../src/learn/tf.js';
 
+import type { CacheRequest } from '../../src/policy/eviction-policy.js';
+
 import { FAST_SETTINGS, syntheticTrace } from './eviction-helpers.js';
 
 describe('learned eviction: fallback, predictor, explanations', () => {
@@ -45,10 +47,10 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     expect(p.decisions.every((d) => d.reason === 'MODEL' || d.reason === 'HEURISTIC')).toBe(true);
     expect(p.modelEvictions).toBeGreaterThan(p.guardEvictions);
     // MODEL decisions are either the agent's main-cache victims or probation exits the
-    // popularity predictor refused to admit.
+    // admission table (or, before it has enough labels, the popularity predictor) refused.
     const model = p.decisions.filter((d) => d.reason === 'MODEL');
     expect(model.length).toBeGreaterThan(0);
-    for (const d of model) expect(d.text).toMatch(/Q\(evict\)|P\(reuse/);
+    for (const d of model) expect(d.text).toMatch(/Q\(evict\)|P\(reuse|P\(requested within/);
     p.dispose();
   });
 
@@ -154,7 +156,13 @@ describe('learned eviction: fallback, predictor, explanations', () => {
         capacity: 50,
         unit: 'objects',
         tf,
-        settings: { ...FAST_SETTINGS, decisionLog: 100_000, duelRate: 0, admitAboveVictims },
+        settings: {
+          ...FAST_SETTINGS,
+          decisionLog: 100_000,
+          duelRate: 0,
+          admissionAgent: 'predictor',
+          admitAboveVictims,
+        },
       });
       let hits = 0;
       for (const r of trace) hits += p.access(r) ? 1 : 0;
@@ -177,6 +185,64 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     }
     expect(above.learnedPromotions * 10).toBeLessThan(fixed.learnedPromotions);
     expect(above.hits).toBeGreaterThan(fixed.hits * 1.05);
+  });
+
+  it("the admission table admits keys that come back soon after probation, against the victims' return rate", async () => {
+    const { tf } = await loadTf();
+    // Every key is requested twice, 30 requests apart: it leaves the 5-slot probation after about
+    // 10 requests without a hit and returns within A = 2 T. Only an admission rule that learns
+    // this turns the second requests into hits; S3-FIFO's rule (no learned admission) misses
+    // them all (each comes back as a ghost hit, then is never requested again).
+    const pairs: { key: string; sizeBytes: number; vtime: number }[] = [];
+    for (let n = 0; pairs.length < 20_000; n++) {
+      pairs.push({ key: `k${n}`, sizeBytes: 1, vtime: pairs.length });
+      if (n >= 15) pairs.push({ key: `k${n - 15}`, sizeBytes: 1, vtime: pairs.length });
+    }
+    const run = (trace: readonly CacheRequest[], settings: object) => {
+      const p = new LearnedPolicy({
+        capacity: 50,
+        unit: 'objects',
+        tf,
+        settings: { ...FAST_SETTINGS, decisionLog: 100_000, duelRate: 0, ...settings },
+      });
+      let hits = 0;
+      let late = 0;
+      trace.forEach((r, i) => {
+        const hit = p.access(r);
+        hits += hit ? 1 : 0;
+        if (i >= trace.length / 2) late += hit ? 1 : 0;
+      });
+      const refusals = p.decisions.filter((d) => d.inputs['admissionBar'] !== undefined);
+      p.dispose();
+      return { hits, late, refusals, learnedPromotions: p.learnedPromotions };
+    };
+    const table = run(pairs, { admissionAgent: 'table' });
+    const predictor = run(pairs, { admissionAgent: 'predictor' });
+    const none = run(pairs, { promoteProbability: 2 });
+    expect(none.hits).toBeLessThan(100);
+    expect(table.late).toBeGreaterThan(0.49 * (pairs.length / 2));
+    // The table counts every probation exit from the first request on, so it is right sooner
+    // than the predictor, which learns from sampled resident keys.
+    expect(table.hits).toBeGreaterThan(predictor.hits);
+
+    // Where the main cache's victims are hot keys due back soon (syntheticTrace), the table
+    // refuses the one-shot and warm keys: each refusal is explained by the table's P(back
+    // within A) under the bar, with exact Shapley attributions over the table's state.
+    const hot = run(syntheticTrace(24_000, 11, 60), { admissionAgent: 'table' });
+    const byTable = hot.refusals.filter((d) => d.inputs['pBack'] !== undefined);
+    expect(byTable.length).toBeGreaterThan(1000);
+    // Before the table has admissionMinLabels labels, the predictor decides.
+    expect(hot.refusals[0]!.inputs['pBack']).toBeUndefined();
+    expect(hot.refusals[0]!.text).toContain('predicted P(reuse');
+    for (const d of byTable) {
+      expect(d.reason).toBe('MODEL');
+      expect(d.inputs['pBack']!).toBeLessThan(d.inputs['admissionBar']!);
+      expect(d.text).toMatch(/P\(requested within 2 T\)/);
+      const sum = Object.values(d.attributions).reduce((a, b) => a + b, 0);
+      expect(sum).toBeCloseTo(d.score - d.inputs['baselineScore']!, 9);
+    }
+    // The bar is the measured share of victims back within A: here high (hot keys).
+    expect(byTable.at(-1)!.inputs['admissionBar']!).toBeGreaterThan(0.5);
   });
 
   it('integrated gradients are complete: attributions sum to f(x) − f(baseline) within 1 %', async () => {
@@ -230,15 +296,18 @@ describe('learned eviction: fallback, predictor, explanations', () => {
       }
       expect(checked).toBeGreaterThan(20);
       expect(nonzero).toBeGreaterThan(10);
-      // Memory: the table's counts and values (648 cells × 3 float64 + pending labels) or, for
+      // Memory: the tables' counts and values (648 cells × 3 float64 + pending labels each: the
+      // admission table, its one-cell bar and, for the tabular agent, the victim table) and, for
       // the network agent, a second training buffer as large as the predictor's.
       const mem = p.memoryReport();
       const predictorBuffer = 8 * 1024 * (BASE_FEATURES + 1);
+      const admission = 3 * 8 * 648 + 3 * 8;
       if (agentKind === 'table') {
-        expect(mem.tableBytes).toBeGreaterThanOrEqual(3 * 8 * 648);
+        expect(mem.tableBytes).toBeGreaterThanOrEqual(3 * 8 * 648 + admission);
         expect(mem.bufferBytes).toBe(predictorBuffer);
       } else {
-        expect(mem.tableBytes).toBe(0);
+        expect(mem.tableBytes).toBeGreaterThanOrEqual(admission);
+        expect(mem.tableBytes).toBeLessThan(3 * 8 * 648 + admission);
         expect(mem.bufferBytes).toBe(2 * predictorBuffer);
       }
       p.dispose();

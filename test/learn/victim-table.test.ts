@@ -7,7 +7,9 @@ import {
   recordAccess,
 } from '../../src/learn/eviction/features.js';
 import {
+  backProbability,
   cellCoordinates,
+  LabelSlot,
   cellOf,
   idleBinStart,
   RECENCY_TIE_BREAK,
@@ -83,6 +85,22 @@ describe('tabular eviction agent', () => {
     t.log(c, 1, 5);
     t.expire(100, T); // 1 × not back: the 4th label halves everything to 1.5 back, 0.5 not
     expect(t.logits[1]).toBeCloseTo(Math.log(1.5 / 2.5), 12);
+  });
+
+  it('with one cell it is a decayed return rate: backProbability is the smoothed share back', () => {
+    // The admission bar: the share of the main cache's victims back within the horizon.
+    const rate = new VictimTableLearner(2, 1000, 1);
+    expect(rate.logits.length).toBe(1);
+    expect(backProbability(rate.logits, 0)).toBe(0.5); // no label yet: ½
+    const keys = Array.from({ length: 10 }, () => new LabelSlot());
+    keys.forEach((k, i) => rate.log(k, 0, i));
+    // 3 of 10 come back within 2 T = 20 ticks, one comes back too late.
+    for (const i of [0, 4, 8]) rate.returned(keys[i]!, 15 + i, T);
+    rate.returned(keys[9]!, 40, T);
+    rate.expire(100, T);
+    expect(rate.labels).toBe(10);
+    expect(backProbability(rate.logits, 0)).toBeCloseTo((3 + 1) / (10 + 2), 12);
+    expect(rate.bytes).toBe(3 * 8);
   });
 
   it('Shapley attributions are complete and give nothing to a coordinate the table ignores', () => {

@@ -202,6 +202,36 @@ export function explainKey(
   return { key, score, reason: 'MODEL', text, attributions, inputs };
 }
 
+/**
+ * Shapley attributions of a table's value for base features `x` (see {@link tableShapley}), with
+ * the decision record's inputs every table explanation carries: the base features, the cell and
+ * the baseline score.
+ */
+function explainCell(
+  table: VictimTable,
+  x: Float64Array,
+  clock: FeatureClock,
+): {
+  sh: TableShapley;
+  attributions: Record<string, number>;
+  inputs: Record<string, number>;
+  /** The key's idle time (units of T) and request count, for the reason text. */
+  idleT: number;
+  requests: number;
+} {
+  const coords = new Int32Array(3);
+  cellCoordinates(x, 0, clock.missingGapT, coords);
+  const sh = tableShapley(table, coords, x[0]!);
+  const attributions: Record<string, number> = {};
+  VICTIM_TABLE_STATE.forEach((name, i) => (attributions[name] = sh.attributions[i]!));
+  const inputs: Record<string, number> = {};
+  BASE_FEATURE_NAMES.forEach((name, i) => (inputs[name] = x[i]!));
+  inputs['cell'] = cellOf(coords);
+  inputs['baselineScore'] = sh.fBaseline;
+  const idleT = Math.expm1(x[0]!);
+  return { sh, attributions, inputs, idleT, requests: Math.round(Math.expm1(x[8]!)) };
+}
+
 /** {@link explainKey} for the tabular agent; `x` holds the key's base features. */
 function explainTable(
   model: EvictionModel,
@@ -210,23 +240,41 @@ function explainTable(
   x: Float64Array,
   clock: FeatureClock,
 ): EvictionDecision {
-  const coords = new Int32Array(3);
-  cellCoordinates(x, 0, clock.missingGapT, coords);
-  const sh = tableShapley(table, coords, x[0]!);
-  const attributions: Record<string, number> = {};
-  VICTIM_TABLE_STATE.forEach((name, i) => (attributions[name] = sh.attributions[i]!));
-  const inputs: Record<string, number> = {};
-  BASE_FEATURE_NAMES.forEach((name, i) => (inputs[name] = x[i]!));
+  const { sh, attributions, inputs, idleT, requests } = explainCell(table, x, clock);
   const logit = clampLogit(mlpForward(model.predictor, x, 0));
   inputs['popularityLogit'] = logit;
-  inputs['cell'] = cellOf(coords);
-  inputs['baselineScore'] = sh.fBaseline;
   const p = (z: number) => sigmoid(z).toFixed(2);
   const text =
     `P(not requested within ${table.horizonT} T) ${p(sh.fx)} vs ${p(sh.fBaseline)} for a ` +
-    `typical candidate (idle ${Math.expm1(x[0]!).toFixed(2)} T, ` +
-    `${Math.round(Math.expm1(x[8]!))} requests, P(reuse within H) ${sigmoid(logit).toFixed(2)}); ` +
+    `typical candidate (idle ${idleT.toFixed(2)} T, ${requests} requests, ` +
+    `P(reuse within H) ${sigmoid(logit).toFixed(2)}); ` +
     `mostly ${topTwo(VICTIM_TABLE_STATE, sh.attributions, TABLE_PHRASES)}`;
+  return { key, score: sh.fx, reason: 'MODEL', text, attributions, inputs };
+}
+
+/**
+ * A key leaving probation without hits and not admitted to the main cache by the admission
+ * table (`table`: its logits are of P(not requested within A), A its `horizonT`): the key's
+ * value, exact Shapley attributions over the state against the table's most populated cell, and
+ * the bar it failed (`bar`: the share of the main cache's recent victims back within A), reason
+ * code `MODEL`. `x` holds the key's base features.
+ */
+export function explainAdmission(
+  key: string,
+  table: VictimTable,
+  x: Float64Array,
+  clock: FeatureClock,
+  bar: number,
+): EvictionDecision {
+  const { sh, attributions, inputs, idleT, requests } = explainCell(table, x, clock);
+  const pBack = 1 - sigmoid(sh.fx);
+  inputs['pBack'] = pBack;
+  inputs['admissionBar'] = bar;
+  const text =
+    `probation FIFO exit, not hit there: P(requested within ${table.horizonT} T) ` +
+    `${pBack.toFixed(3)} for its kind of key (idle ${idleT.toFixed(2)} T, ${requests} ` +
+    `requests) < ${bar.toFixed(3)} for the main cache's recent victims → not admitted; mostly ` +
+    topTwo(VICTIM_TABLE_STATE, sh.attributions, TABLE_PHRASES);
   return { key, score: sh.fx, reason: 'MODEL', text, attributions, inputs };
 }
 

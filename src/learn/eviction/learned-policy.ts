@@ -26,7 +26,9 @@
  * - **Popularity predictor**: P(key requested again within H = `horizonT`·T), a logistic network
  *   trained on random resident keys sampled at random requests, labelled when they are requested
  *   again (1) or when H has passed without a request (0) — labels known at training time only.
- *   It decides admission out of probation; its logit is an input of the network agent.
+ *   It decides admission out of probation until the admission table below has enough labels
+ *   (or always, with `admissionAgent: 'predictor'`); its P(reuse) is shown in every explanation
+ *   of the tabular agent, and its logit is an input of the network agent.
  * - **Training schedule**: the networks retrain synchronously in tfjs (minibatch Adam,
  *   {@link MlpTrainer}) at request counts fixed in advance: first once enough labels exist, then
  *   every max(`retrainMinRequests`, `retrainFraction`·t) requests, on bounded ring buffers of the
@@ -46,10 +48,19 @@
  *
  * - **Probationary FIFO and learned admission** (S3-FIFO's structure, Yang et al., SOSP'23): new
  *   keys enter a FIFO of `probationFraction` of the capacity; the agent above chooses victims
- *   only in the main part. A key leaving the FIFO is promoted to main if it was hit there or if
- *   the popularity predictor gives P(reuse within H) ≥ `promoteProbability` (the learned
- *   admission decision); else it goes to the ghost list. A miss on a key last requested at most
- *   `ghostAdmitT`·T ago enters main directly. `probationFraction: 0` turns all this off.
+ *   only in the main part. A key leaving the FIFO is promoted to main if it was hit there or by
+ *   the learned admission decision; else it goes to the ghost list. A miss on a key last
+ *   requested at most `ghostAdmitT`·T ago enters main directly. `probationFraction: 0` turns all
+ *   this off.
+ * - **Admission table** (the default, `admissionAgent: 'table'`): the same bandit as the
+ *   tabular agent, one decision earlier. Every key leaving probation without a hit is logged in
+ *   its cell of (idle time, access count, last gap) and labelled by whether it is requested again
+ *   within A = `admissionHorizonT`·T — observed whether it was promoted or not (full
+ *   information). It is promoted when its cell's P(back within A) is at least the measured share
+ *   of the main cache's own victims back within A (a decayed rate, one cell of the same learner):
+ *   promoting a key costs one main-cache eviction, so it pays when the key is likelier back than
+ *   what it displaces (TinyLFU's admission test, Einziger et al., ToS'17, against the average
+ *   victim instead of the next one).
  * - **Structure duel** (./structure-duel.ts, miniature simulation after Waldspurger et al., ATC'17):
  *   two shadow caches replay the requests, one with the probationary structure and an LRU main
  *   part, one plain LRU. While LRU's shadow has more recent hits than the other's (credited with
@@ -67,7 +78,7 @@ import type { EvictionDecision } from '../../decisions.js';
 import type { CacheRequest, EvictionPolicy, PolicyOptions } from '../../policy/eviction-policy.js';
 import type { Tf } from '../tf.js';
 
-import { explainFallback, explainKey } from './explain.js';
+import { explainAdmission, explainFallback, explainKey } from './explain.js';
 import {
   AGENT_FEATURES,
   BASE_FEATURES,
@@ -90,7 +101,9 @@ import {
 import { StructureDuel } from './structure-duel.js';
 import { MlpTrainer } from './trainer.js';
 import {
+  backProbability,
   cellScore,
+  LabelSlot,
   type PendingLabel,
   type TableLogged,
   type VictimTable,
@@ -198,6 +211,29 @@ export interface LearnedPolicySettings {
    * oltp at 5 % (docs/learning.md, "The guard at 0.2").
    */
   readonly minTableLabels: number;
+  /**
+   * What admits a key leaving probation without hits to the main cache: `table`, the admission
+   * table (P(requested again within `admissionHorizonT`·T) per cell of the tabular agent's
+   * state, counted from every such exit, promoted or not) against the measured rate at which the
+   * main cache's own victims come back within that horizon; or `predictor`, the popularity
+   * network against `promoteProbability` and its victims' mean (`admitAboveVictims`). The
+   * predictor also decides while the table has fewer than `admissionMinLabels` labels.
+   */
+  readonly admissionAgent: 'table' | 'predictor';
+  /** The admission table's horizon A, in units of T. */
+  readonly admissionHorizonT: number;
+  /** Labels the admission table needs before it decides. */
+  readonly admissionMinLabels: number;
+  /**
+   * The admission table halves all its counts every this many labels: sooner than the victim
+   * table (`tableHalveEvery`), since most probation exits are first requests, which share a few
+   * cells whose rate follows the traffic mix.
+   */
+  readonly admissionHalveEvery: number;
+  /** Main-cache victims labelled before their return rate is used as the admission bar. */
+  readonly admissionBarMinLabels: number;
+  /** The victims' return rate halves its counts every this many labels (it follows the traffic). */
+  readonly admissionBarHalveEvery: number;
 }
 
 export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
@@ -233,6 +269,12 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   tableHorizonT: 1,
   tableHalveEvery: 262_144,
   minTableLabels: 4_096,
+  admissionAgent: 'table',
+  admissionHorizonT: 2,
+  admissionMinLabels: 1_024,
+  admissionHalveEvery: 16_384,
+  admissionBarMinLabels: 256,
+  admissionBarHalveEvery: 2_048,
 };
 
 export interface LearnedPolicyOptions extends PolicyOptions {
@@ -276,6 +318,9 @@ class Entry implements KeyStats, TableLogged {
   proposedByLru = -1;
   /** The tabular agent's label this key awaits as a logged candidate. */
   tablePending: PendingLabel | null = null;
+  /** Its label as a probation exit (admission table) / as a main-cache victim (the bar). */
+  admissionSlot: LabelSlot | null = null;
+  victimSlot: LabelSlot | null = null;
 
   constructor(
     readonly key: string,
@@ -428,6 +473,12 @@ export class LearnedPolicy implements EvictionPolicy {
   private readonly agent: MlpTrainer | null;
   /** The tabular agent (agent kind `table` only). */
   private readonly table: VictimTableLearner | null;
+  /**
+   * Admission by table (`admissionAgent: 'table'`): P(back within A) per cell of keys leaving
+   * probation without hits, and the share of main-cache victims back within A (one cell).
+   */
+  private readonly admissionTable: VictimTableLearner | null;
+  private readonly victimReturns: VictimTableLearner | null;
   private model: EvictionModel | null = null;
   private readonly scratch = new ScoreScratch();
   private readonly candidates: Entry[] = [];
@@ -478,6 +529,13 @@ export class LearnedPolicy implements EvictionPolicy {
     this.table = network
       ? null
       : new VictimTableLearner(this.s.tableHorizonT, this.s.tableHalveEvery);
+    const byTable = this.s.admissionAgent === 'table' && this.probationCap > 0;
+    this.admissionTable = byTable
+      ? new VictimTableLearner(this.s.admissionHorizonT, this.s.admissionHalveEvery)
+      : null;
+    this.victimReturns = byTable
+      ? new VictimTableLearner(this.s.admissionHorizonT, this.s.admissionBarHalveEvery, 1)
+      : null;
     const common = { hidden: this.s.hidden, learningRate: this.s.learningRate };
     this.predictor = new MlpTrainer(opts.tf, {
       ...common,
@@ -596,6 +654,9 @@ export class LearnedPolicy implements EvictionPolicy {
     if (e !== undefined) {
       this.label(e, now);
       this.table?.returned(e, now, this.timeScale);
+      if (e.admissionSlot !== null)
+        this.admissionTable?.returned(e.admissionSlot, now, this.timeScale);
+      if (e.victimSlot !== null) this.victimReturns?.returned(e.victimSlot, now, this.timeScale);
       if (e.proposedByModel >= 0 || e.proposedByLru >= 0) this.chargeRegret(e, now);
       recordAccess(e, now, req.sizeBytes, this.timeScale);
       if (e.slot >= 0 || e.probation) {
@@ -644,7 +705,10 @@ export class LearnedPolicy implements EvictionPolicy {
       modelBytes,
       tfBytes: 4 * 3 * (params(BASE_FEATURES) + (this.agent === null ? 0 : params(AGENT_FEATURES))),
       bufferBytes: this.predBuffer.bytes + (this.agentBuffer?.bytes ?? 0),
-      tableBytes: this.table?.bytes ?? 0,
+      tableBytes:
+        (this.table?.bytes ?? 0) +
+        (this.admissionTable?.bytes ?? 0) +
+        (this.victimReturns?.bytes ?? 0),
       keyMetadataBytes: this.entries.size * ENTRY_BYTES_ESTIMATE,
       rememberedKeys: this.entries.size,
       pendingSamples: this.predQueue.size + this.agentQueue.size,
@@ -726,14 +790,28 @@ export class LearnedPolicy implements EvictionPolicy {
     e.probation = false;
     let promote = e.probationHits >= this.s.promoteHits;
     let pReuse = Number.NaN;
+    let byTable = false;
+    const x = this.scratch.agentInput;
+    let cell = -1;
+    if (!promote && this.admissionTable !== null) {
+      // Every exit without hits is a labelled example of the admission table, whatever is decided.
+      extractFeatures(e, this.clock, x, 0);
+      cell = victimCell(x, 0, this.clock.missingGapT);
+      this.admissionTable.log((e.admissionSlot ??= new LabelSlot()), cell, this.clock.nowTick);
+    }
     const forced = this.admissionOverride?.(e.key);
     if (forced !== undefined) {
       promote = forced;
     } else if (!promote && this.model !== null && this.s.promoteProbability <= 1) {
-      extractFeatures(e, this.clock, this.scratch.agentInput, 0);
-      pReuse = sigmoid(clampLogit(mlpForward(this.model.predictor, this.scratch.agentInput, 0)));
       this.admissionDecisions++;
-      if (pReuse >= this.admissionBar()) {
+      byTable = this.admissionTableReady();
+      if (byTable) {
+        pReuse = backProbability(this.admissionTable!.logits, cell);
+      } else {
+        extractFeatures(e, this.clock, x, 0);
+        pReuse = sigmoid(clampLogit(mlpForward(this.model.predictor, x, 0)));
+      }
+      if (pReuse >= this.admissionBar(byTable)) {
         promote = true;
         this.learnedPromotions++;
       }
@@ -746,11 +824,24 @@ export class LearnedPolicy implements EvictionPolicy {
     this.used -= w;
     this.evictions++;
     this.probationEvictions++;
-    if (this.s.decisionLog > 0) this.recordProbationEviction(e, pReuse);
+    if (this.s.decisionLog > 0) this.recordProbationEviction(e, pReuse, byTable ? cell : -1);
     this.toGhost(e);
   }
 
-  private recordProbationEviction(e: Entry, pReuse: number): void {
+  /** The admission table decides: it and the victims' return rate have enough labels. */
+  private admissionTableReady(): boolean {
+    return (
+      this.admissionTable !== null &&
+      this.admissionTable.labels >= this.s.admissionMinLabels &&
+      this.victimReturns!.labels >= this.s.admissionBarMinLabels
+    );
+  }
+
+  /**
+   * The explained eviction of a key leaving probation without hits: `pReuse` from the admission
+   * table (its `cell`) or, with `cell` −1, from the popularity predictor; NaN before a model.
+   */
+  private recordProbationEviction(e: Entry, pReuse: number, cell: number): void {
     const idle = this.clock.nowTick - e.lastTick;
     if (Number.isNaN(pReuse)) {
       this.record(
@@ -758,7 +849,19 @@ export class LearnedPolicy implements EvictionPolicy {
       );
       return;
     }
-    const bar = this.admissionBar();
+    if (cell >= 0) {
+      this.record(
+        explainAdmission(
+          e.key,
+          { ...this.admissionTable!.snapshot(), horizonT: this.s.admissionHorizonT },
+          this.scratch.agentInput,
+          this.clock,
+          this.admissionBar(true),
+        ),
+      );
+      return;
+    }
+    const bar = this.admissionBar(false);
     this.record({
       key: e.key,
       score: 1 - pReuse,
@@ -911,9 +1014,11 @@ export class LearnedPolicy implements EvictionPolicy {
   /**
    * The P(reuse within H) a key leaving probation without hits needs to be promoted:
    * `promoteProbability`, raised to the main cache's victims' decayed mean P(reuse) with
-   * `admitAboveVictims`.
+   * `admitAboveVictims`; when the admission table decides (`byTable`), the measured share of the
+   * main cache's victims back within A instead.
    */
-  private admissionBar(): number {
+  private admissionBar(byTable: boolean): number {
+    if (byTable) return backProbability(this.victimReturns!.logits, 0);
     const victims = this.s.admitAboveVictims ? this.victimReuse : Number.NaN;
     return Number.isNaN(victims)
       ? this.s.promoteProbability
@@ -921,7 +1026,9 @@ export class LearnedPolicy implements EvictionPolicy {
   }
 
   private evict(v: Entry): void {
-    if (this.s.admitAboveVictims && this.model !== null) {
+    // The predictor's bar; once the admission table decides (for good: its labels only grow),
+    // nothing reads it, and the predictor is not run for it.
+    if (this.s.admitAboveVictims && this.model !== null && !this.admissionTableReady()) {
       extractFeatures(v, this.clock, this.scratch.agentInput, 0);
       const p = sigmoid(clampLogit(mlpForward(this.model.predictor, this.scratch.agentInput, 0)));
       this.victimReuse = Number.isNaN(this.victimReuse)
@@ -934,6 +1041,7 @@ export class LearnedPolicy implements EvictionPolicy {
       last.slot = v.slot;
     }
     v.slot = -1;
+    this.victimReturns?.log((v.victimSlot ??= new LabelSlot()), 0, this.clock.nowTick);
     this.used -= this.bytes ? v.sizeBytes : 1;
     this.evictions++;
     this.toGhost(v);
@@ -1011,6 +1119,8 @@ export class LearnedPolicy implements EvictionPolicy {
       p = this.agentQueue.peek();
     }
     this.table?.expire(now, T);
+    this.admissionTable?.expire(now, T);
+    this.victimReturns?.expire(now, T);
     const maxGhost = Math.max(1024, Math.ceil(W));
     while (this.ghostHead < this.ghostQueue.length) {
       const g = this.ghostQueue[this.ghostHead]!;

@@ -130,6 +130,16 @@ export interface TableLogged {
   tablePending: PendingLabel | null;
 }
 
+/** A second (third, …) pending-label slot for a key that more than one learner logs. */
+export class LabelSlot implements TableLogged {
+  tablePending: PendingLabel | null = null;
+}
+
+/** P(back within the horizon) of a learner's cell: the complement of its logit's probability. */
+export function backProbability(logits: Float64Array, cell: number): number {
+  return 1 / (1 + Math.exp(logits[cell]!));
+}
+
 /**
  * Learns the table. The caller logs candidates ({@link log}), reports their next request
  * ({@link returned}) and moves the clock ({@link expire}); the live value array is updated as
@@ -138,10 +148,10 @@ export interface TableLogged {
 export class VictimTableLearner {
   /** Labels written so far (not decayed). */
   labels = 0;
-  private readonly back = new Float64Array(VICTIM_TABLE_CELLS);
-  private readonly total = new Float64Array(VICTIM_TABLE_CELLS);
+  private readonly back: Float64Array;
+  private readonly total: Float64Array;
   /** Live logits (0, P = ½, before any label), updated per label. */
-  readonly logits = new Float64Array(VICTIM_TABLE_CELLS);
+  readonly logits: Float64Array;
   private sinceHalving = 0;
   private queue: PendingLabel[] = [];
   private head = 0;
@@ -150,11 +160,17 @@ export class VictimTableLearner {
     /** Horizon B in ticks is horizonT × the caller's T. */
     readonly horizonT: number,
     private readonly halveEvery: number,
-  ) {}
+    /** Cells counted: the state's {@link VICTIM_TABLE_CELLS}, or 1 for a plain decayed rate. */
+    readonly cells: number = VICTIM_TABLE_CELLS,
+  ) {
+    this.back = new Float64Array(cells);
+    this.total = new Float64Array(cells);
+    this.logits = new Float64Array(cells);
+  }
 
   /** Bytes of the counts and logits, and of the labels pending (about 48 bytes each). */
   get bytes(): number {
-    return 3 * 8 * VICTIM_TABLE_CELLS + 48 * this.pending;
+    return 3 * 8 * this.cells + 48 * this.pending;
   }
 
   get pending(): number {
@@ -199,7 +215,7 @@ export class VictimTableLearner {
   /** A copy of the current table, for a model. */
   snapshot(): VictimTable {
     let baselineCell = 0;
-    for (let c = 1; c < VICTIM_TABLE_CELLS; c++) {
+    for (let c = 1; c < this.cells; c++) {
       if (this.total[c]! > this.total[baselineCell]!) baselineCell = c;
     }
     return { horizonT: this.horizonT, logits: Float64Array.from(this.logits), baselineCell };
@@ -212,7 +228,7 @@ export class VictimTableLearner {
     this.setLogit(cell);
     if (++this.sinceHalving >= this.halveEvery) {
       this.sinceHalving = 0;
-      for (let c = 0; c < VICTIM_TABLE_CELLS; c++) {
+      for (let c = 0; c < this.cells; c++) {
         this.total[c]! *= 0.5;
         this.back[c]! *= 0.5;
         this.setLogit(c);
