@@ -187,7 +187,7 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     expect(above.hits).toBeGreaterThan(fixed.hits * 1.05);
   });
 
-  it("the admission table admits keys that come back soon after probation, against the victims' return rate", async () => {
+  it("the admission table admits keys that come back soon after probation and refuses hit keys that do not, against the victims' return rate", async () => {
     const { tf } = await loadTf();
     // Every key is requested twice, 30 requests apart: it leaves the 5-slot probation after about
     // 10 requests without a hit and returns within A = 2 T. Only an admission rule that learns
@@ -224,6 +224,24 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     // The table counts every probation exit from the first request on, so it is right sooner
     // than the predictor, which learns from sampled resident keys.
     expect(table.hits).toBeGreaterThan(predictor.hits);
+
+    // Keys hit in probation are judged too (admitHitsByTable): 40 hot keys cycle (each back
+    // after 120 requests) between keys requested twice in a row and never again. S3-FIFO's rule
+    // promotes every such key (it was hit in probation) and the hot keys pay; the table learns
+    // that these keys do not come back and refuses them, so every hot request hits.
+    const taps: CacheRequest[] = [];
+    for (let n = 0; taps.length < 24_000; n++) {
+      taps.push({ key: `hot-${n % 40}`, sizeBytes: 1, vtime: taps.length });
+      taps.push({ key: `tap-${n}`, sizeBytes: 1, vtime: taps.length });
+      taps.push({ key: `tap-${n}`, sizeBytes: 1, vtime: taps.length });
+    }
+    const judged = run(taps, { admissionAgent: 'table' });
+    const promoted = run(taps, { admissionAgent: 'table', admitHitsByTable: false });
+    expect(judged.late).toBe((2 / 3) * (taps.length / 2)); // every hot and every second tap hit
+    expect(promoted.late).toBeLessThan(0.9 * judged.late);
+    const hitRefusals = judged.refusals.filter((d) => d.inputs['probationHits']! > 0);
+    expect(hitRefusals.length).toBeGreaterThan(1000);
+    expect(hitRefusals.at(-1)!.text).toContain('hit there 1×');
 
     // Where the main cache's victims are hot keys due back soon (syntheticTrace), the table
     // refuses the one-shot and warm keys: each refusal is explained by the table's P(back

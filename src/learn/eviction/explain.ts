@@ -253,11 +253,11 @@ function explainTable(
 }
 
 /**
- * A key leaving probation without hits and not admitted to the main cache by the admission
- * table (`table`: its logits are of P(not requested within A), A its `horizonT`): the key's
- * value, exact Shapley attributions over the state against the table's most populated cell, and
- * the bar it failed (`bar`: the share of the main cache's recent victims back within A), reason
- * code `MODEL`. `x` holds the key's base features.
+ * A key leaving probation (after `hits` hits there) and not admitted to the main cache by the
+ * admission table (`table`: its logits are of P(not requested within A), A its `horizonT`): the
+ * key's value, exact Shapley attributions over the state against the table's most populated
+ * cell, and the bar it failed (`bar`: the share of the main cache's recent victims back within
+ * A), reason code `MODEL`. `x` holds the key's base features.
  */
 export function explainAdmission(
   key: string,
@@ -265,13 +265,16 @@ export function explainAdmission(
   x: Float64Array,
   clock: FeatureClock,
   bar: number,
+  hits = 0,
 ): EvictionDecision {
   const { sh, attributions, inputs, idleT, requests } = explainCell(table, x, clock);
   const pBack = 1 - sigmoid(sh.fx);
   inputs['pBack'] = pBack;
   inputs['admissionBar'] = bar;
+  inputs['probationHits'] = hits;
   const text =
-    `probation FIFO exit, not hit there: P(requested within ${table.horizonT} T) ` +
+    `probation FIFO exit, ${hits > 0 ? `hit there ${hits}×` : 'not hit there'}: ` +
+    `P(requested within ${table.horizonT} T) ` +
     `${pBack.toFixed(3)} for its kind of key (idle ${idleT.toFixed(2)} T, ${requests} ` +
     `requests) < ${bar.toFixed(3)} for the main cache's recent victims → not admitted; mostly ` +
     topTwo(VICTIM_TABLE_STATE, sh.attributions, TABLE_PHRASES);

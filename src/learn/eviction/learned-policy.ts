@@ -53,14 +53,15 @@
  *   requested at most `ghostAdmitT`·T ago enters main directly. `probationFraction: 0` turns all
  *   this off.
  * - **Admission table** (the default, `admissionAgent: 'table'`): the same bandit as the
- *   tabular agent, one decision earlier. Every key leaving probation without a hit is logged in
- *   its cell of (idle time, access count, last gap) and labelled by whether it is requested again
- *   within A = `admissionHorizonT`·T — observed whether it was promoted or not (full
- *   information). It is promoted when its cell's P(back within A) is at least the measured share
- *   of the main cache's own victims back within A (a decayed rate, one cell of the same learner):
- *   promoting a key costs one main-cache eviction, so it pays when the key is likelier back than
- *   what it displaces (TinyLFU's admission test, Einziger et al., ToS'17, against the average
- *   victim instead of the next one).
+ *   tabular agent, one decision earlier. Every key leaving probation — hit there or not, with
+ *   `admitHitsByTable` — is logged in its cell of (idle time, access count, last gap) and
+ *   labelled by whether it is requested again within A = `admissionHorizonT`·T, observed whether
+ *   it was promoted or not (full information). It is promoted when its cell's P(back within A)
+ *   is at least the measured share of the main cache's own victims back within A (a decayed
+ *   rate, one cell of the same learner): promoting a key costs one main-cache eviction, so it
+ *   pays when the key is likelier back than what it displaces (TinyLFU's admission test,
+ *   Einziger et al., ToS'17, against the average victim instead of the next one). Until the
+ *   table decides, a hit key is promoted (S3-FIFO) and the predictor judges the others.
  * - **Structure duel** (./structure-duel.ts, miniature simulation after Waldspurger et al., ATC'17):
  *   two shadow caches replay the requests, one with the probationary structure and an LRU main
  *   part, one plain LRU. While LRU's shadow has more recent hits than the other's (credited with
@@ -212,12 +213,13 @@ export interface LearnedPolicySettings {
    */
   readonly minTableLabels: number;
   /**
-   * What admits a key leaving probation without hits to the main cache: `table`, the admission
-   * table (P(requested again within `admissionHorizonT`·T) per cell of the tabular agent's
-   * state, counted from every such exit, promoted or not) against the measured rate at which the
+   * What admits a key leaving probation to the main cache: `table`, the admission table
+   * (P(requested again within `admissionHorizonT`·T) per cell of the tabular agent's state,
+   * counted from every exit it judges, promoted or not) against the measured rate at which the
    * main cache's own victims come back within that horizon; or `predictor`, the popularity
-   * network against `promoteProbability` and its victims' mean (`admitAboveVictims`). The
-   * predictor also decides while the table has fewer than `admissionMinLabels` labels.
+   * network against `promoteProbability` and its victims' mean (`admitAboveVictims`), for keys
+   * not hit in probation (hit keys are promoted). The predictor's rule also applies while the
+   * table has fewer than `admissionMinLabels` labels.
    */
   readonly admissionAgent: 'table' | 'predictor';
   /** The admission table's horizon A, in units of T. */
@@ -230,6 +232,12 @@ export interface LearnedPolicySettings {
    * cells whose rate follows the traffic mix.
    */
   readonly admissionHalveEvery: number;
+  /**
+   * The admission table also judges keys hit in probation (S3-FIFO promotes them all): once it
+   * decides, a hit key is promoted only if its cell's P(back within A) reaches the bar too, and
+   * every probation exit, hit or not, is one of its labelled examples.
+   */
+  readonly admitHitsByTable: boolean;
   /** Main-cache victims labelled before their return rate is used as the admission bar. */
   readonly admissionBarMinLabels: number;
   /** The victims' return rate halves its counts every this many labels (it follows the traffic). */
@@ -273,6 +281,7 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   admissionHorizonT: 2,
   admissionMinLabels: 1_024,
   admissionHalveEvery: 16_384,
+  admitHitsByTable: true,
   admissionBarMinLabels: 256,
   admissionBarHalveEvery: 2_048,
 };
@@ -789,12 +798,14 @@ export class LearnedPolicy implements EvictionPolicy {
     this.probationUsed -= w;
     e.probation = false;
     let promote = e.probationHits >= this.s.promoteHits;
+    // Hit keys go to the admission table too (admitHitsByTable), once it decides.
+    const hitsToTable = this.s.admitHitsByTable;
     let pReuse = Number.NaN;
     let byTable = false;
     const x = this.scratch.agentInput;
     let cell = -1;
-    if (!promote && this.admissionTable !== null) {
-      // Every exit without hits is a labelled example of the admission table, whatever is decided.
+    if ((!promote || hitsToTable) && this.admissionTable !== null) {
+      // Every exit it judges is a labelled example of the admission table, whatever is decided.
       extractFeatures(e, this.clock, x, 0);
       cell = victimCell(x, 0, this.clock.missingGapT);
       this.admissionTable.log((e.admissionSlot ??= new LabelSlot()), cell, this.clock.nowTick);
@@ -802,7 +813,12 @@ export class LearnedPolicy implements EvictionPolicy {
     const forced = this.admissionOverride?.(e.key);
     if (forced !== undefined) {
       promote = forced;
-    } else if (!promote && this.model !== null && this.s.promoteProbability <= 1) {
+    } else if (
+      (!promote || (hitsToTable && this.admissionTableReady())) &&
+      this.model !== null &&
+      this.s.promoteProbability <= 1
+    ) {
+      promote = false;
       this.admissionDecisions++;
       byTable = this.admissionTableReady();
       if (byTable) {
@@ -838,7 +854,7 @@ export class LearnedPolicy implements EvictionPolicy {
   }
 
   /**
-   * The explained eviction of a key leaving probation without hits: `pReuse` from the admission
+   * The explained eviction of a key leaving probation (refused): `pReuse` from the admission
    * table (its `cell`) or, with `cell` −1, from the popularity predictor; NaN before a model.
    */
   private recordProbationEviction(e: Entry, pReuse: number, cell: number): void {
@@ -857,6 +873,7 @@ export class LearnedPolicy implements EvictionPolicy {
           this.scratch.agentInput,
           this.clock,
           this.admissionBar(true),
+          e.probationHits,
         ),
       );
       return;
