@@ -20,6 +20,10 @@
  * closed 26.5 % against 23.9 % over three seeds, docs/learning.md). Networks given the table's
  * value as an extra input, or trained on its residual, did worse than the table alone.
  *
+ * The same learner, with the same cells, is the learned policy's admission table (P(a key leaving
+ * probation is back within A), ./learned-policy.ts), and with one cell the admission bar (the
+ * decayed share of main-cache victims back within A).
+ *
  * Pure: no tfjs, no I/O. The cell of a key is a function of its base feature vector
  * ({@link extractFeatures}), so the simulator, the engine and a cache-side adapter agree on it.
  */
