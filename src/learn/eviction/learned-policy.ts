@@ -797,34 +797,31 @@ export class LearnedPolicy implements EvictionPolicy {
     const w = this.bytes ? e.sizeBytes : 1;
     this.probationUsed -= w;
     e.probation = false;
-    let promote = e.probationHits >= this.s.promoteHits;
-    // Hit keys go to the admission table too (admitHitsByTable), once it decides.
-    const hitsToTable = this.s.admitHitsByTable;
+    const hit = e.probationHits >= this.s.promoteHits;
+    let promote = hit;
     let pReuse = Number.NaN;
-    let byTable = false;
+    const byTable = this.admissionTableReady();
     const x = this.scratch.agentInput;
     let cell = -1;
-    if ((!promote || hitsToTable) && this.admissionTable !== null) {
+    if ((!hit || this.s.admitHitsByTable) && this.admissionTable !== null) {
       // Every exit it judges is a labelled example of the admission table, whatever is decided.
       extractFeatures(e, this.clock, x, 0);
       cell = victimCell(x, 0, this.clock.missingGapT);
       this.admissionTable.log((e.admissionSlot ??= new LabelSlot()), cell, this.clock.nowTick);
     }
+    // Who decides: nobody for a hit key (S3-FIFO promotes it) unless the table judges hit keys
+    // and is ready; else the table once ready, the predictor before.
+    const judged = !hit || (byTable && this.s.admitHitsByTable);
     const forced = this.admissionOverride?.(e.key);
     if (forced !== undefined) {
       promote = forced;
-    } else if (
-      (!promote || (hitsToTable && this.admissionTableReady())) &&
-      this.model !== null &&
-      this.s.promoteProbability <= 1
-    ) {
+    } else if (judged && this.model !== null && this.s.promoteProbability <= 1) {
       promote = false;
       this.admissionDecisions++;
-      byTable = this.admissionTableReady();
       if (byTable) {
         pReuse = backProbability(this.admissionTable!.logits, cell);
       } else {
-        extractFeatures(e, this.clock, x, 0);
+        if (cell < 0) extractFeatures(e, this.clock, x, 0);
         pReuse = sigmoid(clampLogit(mlpForward(this.model.predictor, x, 0)));
       }
       if (pReuse >= this.admissionBar(byTable)) {
@@ -840,7 +837,9 @@ export class LearnedPolicy implements EvictionPolicy {
     this.used -= w;
     this.evictions++;
     this.probationEvictions++;
-    if (this.s.decisionLog > 0) this.recordProbationEviction(e, pReuse, byTable ? cell : -1);
+    if (this.s.decisionLog > 0) {
+      this.recordProbationEviction(e, pReuse, byTable && !Number.isNaN(pReuse) ? cell : -1);
+    }
     this.toGhost(e);
   }
 
@@ -869,7 +868,7 @@ export class LearnedPolicy implements EvictionPolicy {
       this.record(
         explainAdmission(
           e.key,
-          { ...this.admissionTable!.snapshot(), horizonT: this.s.admissionHorizonT },
+          this.admissionTable!.snapshot(),
           this.scratch.agentInput,
           this.clock,
           this.admissionBar(true),
