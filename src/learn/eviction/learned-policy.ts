@@ -65,9 +65,11 @@
  * - **Structure duel** (./structure-duel.ts, miniature simulation after Waldspurger et al., ATC'17):
  *   two shadow caches replay the requests, one with the probationary structure and an LRU main
  *   part, one plain LRU. While LRU's shadow has more recent hits than the other's (credited with
- *   the real cache's measured lead over it), every key enters main and victims are the sampled
- *   LRU's (reason `HEURISTIC`): this keeps the policy within half a point of LRU on the traces
- *   where the probation loses (docs/learning.md). `duelRate: 0` turns it off.
+ *   the real cache's measured lead over it), every key enters main (no probation): this keeps the
+ *   policy within half a point of LRU on the traces where the probation loses (docs/learning.md).
+ *   The victims of such an LRU spell are the sampled LRU's (reason `HEURISTIC`) until the tabular
+ *   agent has `duelVictimMinLabels` labels, then the agent's, under the regret guard, as outside
+ *   the spells (`duelLearnedVictims`). `duelRate: 0` turns the duel off.
  *
  * Drawn on: LRB (Song et al., NSDI'20: sampling, relaxed-Bélády labels from a sliding memory
  * window), LeCaR / CACHEUS (Vietri et al., HotStorage'18; Rodriguez et al., FAST'21: regret from a
@@ -185,6 +187,19 @@ export interface LearnedPolicySettings {
   /** The duel's leader changes when the other side leads by more than z × √(sum of both). */
   readonly duelZ: number;
   /**
+   * During the duel's LRU spells (LRU's structure in use: every key enters main), the main
+   * cache's victims are still the tabular agent's, under the regret guard, once its table has
+   * counted `duelVictimMinLabels` labels; before that, or with `false`, they are the sampled
+   * LRU's. The duel judges the structure (probation or not), not the victim choice.
+   */
+  readonly duelLearnedVictims: boolean;
+  /**
+   * Labels the tabular agent needs before it chooses victims during an LRU spell (8 × its first
+   * model's `minTableLabels`): a spell starts where the probation loses, often early in a trace,
+   * where the first tables pick worse victims than LRU.
+   */
+  readonly duelVictimMinLabels: number;
+  /**
    * Learned admission must also beat the main cache's victims: a key leaving probation without
    * hits is promoted only when its P(reuse within H) is at least the decayed mean P(reuse) of the
    * keys the main cache has been evicting (and at least `promoteProbability`). Promoting a key
@@ -271,6 +286,8 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   duelRate: 1,
   duelHalfLifeT: 64,
   duelZ: 0,
+  duelLearnedVictims: true,
+  duelVictimMinLabels: 32_768,
   admitAboveVictims: true,
   victimReuseWeight: 1 / 256,
   agentKind: 'table',
@@ -433,6 +450,8 @@ export class LearnedPolicy implements EvictionPolicy {
   guardEvictions = 0;
   /** Evictions by sampled LRU while the structure duel had LRU's structure in use (`HEURISTIC`). */
   duelEvictions = 0;
+  /** Evictions in those LRU spells chosen by the tabular agent or its guard (`duelLearnedVictims`). */
+  duelAgentEvictions = 0;
   /** The last explained decisions (when `settings.decisionLog` > 0), oldest first. */
   readonly decisions: EvictionDecision[] = [];
 
@@ -906,7 +925,7 @@ export class LearnedPolicy implements EvictionPolicy {
     if (table !== null) this.logCandidates(table, cands);
     if (forced !== undefined) {
       best = cands[forced]!;
-    } else if (model === null || this.lruMode) {
+    } else if (model === null || (this.lruMode && !this.learnedVictimsInSpell())) {
       for (const c of cands) if (c.lastTick < best.lastTick) best = c;
       if (model === null) this.fallbackEvictions++;
       else this.duelEvictions++;
@@ -936,6 +955,7 @@ export class LearnedPolicy implements EvictionPolicy {
         if (c.lastTick < oldest.lastTick) oldest = c;
       }
       const now = this.clock.nowTick;
+      if (this.lruMode) this.duelAgentEvictions++;
       if (best.proposedByModel < 0) best.proposedByModel = now;
       if (oldest.proposedByLru < 0) oldest.proposedByLru = now;
       if (this.s.guardHalfLifeT > 0 && best !== oldest && this.lruLeads(now)) {
@@ -961,6 +981,15 @@ export class LearnedPolicy implements EvictionPolicy {
       if (other !== best) this.logAgentSample(other);
     }
     return best;
+  }
+
+  /** During an LRU spell of the structure duel, whether the tabular agent still picks victims. */
+  private learnedVictimsInSpell(): boolean {
+    return (
+      this.s.duelLearnedVictims &&
+      this.table !== null &&
+      this.table.labels >= this.s.duelVictimMinLabels
+    );
   }
 
   /** Cells and idle features of the sampled candidates (same order), for the tabular agent. */
