@@ -249,14 +249,14 @@ export class EngineMetrics {
     perShadow(
       'counter',
       'prescient_eviction_shadow_evictions_total',
-      "The shadow's evictions by decider: model, guard (the regret guard chose LRU's victim), duel (an LRU spell), fallback (no model yet), probation (a FIFO exit not admitted).",
+      "The shadow's evictions by decider: model, guard (the regret guard chose LRU's victim), duel (sampled LRU's victim in an LRU spell, before the agent's table has its labels), fallback (no model yet), probation (a FIFO exit not admitted).",
       (s) => SHADOW_DECIDERS.map((decider) => [{ node: s.node, decider }, s.evictions[decider]]),
       'decider',
     );
     perShadow(
       'gauge',
       'prescient_eviction_shadow_lru_structure',
-      "1 while the shadow's structure duel runs it as plain LRU (LRU's miniature is ahead of the learned structure's).",
+      "1 while the shadow's structure duel runs it with LRU's structure, no probation (LRU's miniature is ahead of the learned structure's).",
       (s) => [[{ node: s.node }, s.lruStructure ? 1 : 0]],
     );
     perShadow(

@@ -90,15 +90,17 @@ export interface ShadowStats {
   readonly shadowHitRatio: number;
   readonly lruHitRatio: number;
   /**
-   * The shadow's structure duel has it running as plain sampled LRU now (its LRU miniature is
-   * ahead of the learned structure's), and how often that changed; false / 0 before the first
-   * request.
+   * The shadow's structure duel has it running with LRU's structure now (no probation: its LRU
+   * miniature is ahead of the learned structure's), and how often that changed; false / 0 before
+   * the first request.
    */
   readonly lruStructure: boolean;
   readonly structureSwitches: number;
   /**
    * The shadow's evictions by what decided them: `model` (the agent's victim), `guard` (the regret
-   * guard preferred LRU's), `duel` (sampled LRU during an LRU spell of the structure duel),
+   * guard preferred LRU's), `duel` (sampled LRU during an LRU spell of the structure duel, until
+   * the agent's table has `duelVictimMinLabels` labels; after that the spells' victims count as
+   * `model` or `guard`),
    * `fallback` (sampled LRU before the first model), `probation` (a probationary FIFO exit not
    * admitted to the main cache).
    */
