@@ -503,7 +503,8 @@ export class LearnedPolicy implements EvictionPolicy {
   private readonly table: VictimTableLearner | null;
   /**
    * Admission by table (`admissionAgent: 'table'`): P(back within A) per cell of keys leaving
-   * probation without hits, and the share of main-cache victims back within A (one cell).
+   * probation (hit there too, with `admitHitsByTable`), and the share of main-cache victims back
+   * within A (one cell).
    */
   private readonly admissionTable: VictimTableLearner | null;
   private readonly victimReturns: VictimTableLearner | null;
