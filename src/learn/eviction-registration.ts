@@ -1,19 +1,23 @@
 /**
  * @module learn/eviction-registration
  * Registers the learned eviction policy ({@link LearnedPolicy}, id `learned`) in
- * `evictionPolicies`, with its two future-reading ablation ceilings (`learned-oracle-victim`,
- * `learned-oracle-admission`, eviction/ablation.ts), which the bench runs only when named. Policies are created synchronously but tfjs loads asynchronously, so this
- * module awaits `loadTf()` at its top level: `import './learn/eviction-registration.js'` (as
- * `prescient bench eviction` does) finishes only once `learned` is registered. Code that cannot
- * rely on module evaluation order can `await registerLearnedEviction()` instead (idempotent).
+ * `evictionPolicies`, with its future-reading ablation ceilings (`learned-oracle-victim`,
+ * `learned-oracle-admission`, `learned-oracle-1t`, `learned-oracle-4t`: eviction/ablation.ts),
+ * which the bench runs only when named. Policies are created synchronously but tfjs loads
+ * asynchronously, so this module awaits `loadTf()` at its top level:
+ * `import './learn/eviction-registration.js'` (as `prescient bench eviction` does) finishes only
+ * once `learned` is registered. Code that cannot rely on module evaluation order can
+ * `await registerLearnedEviction()` instead (idempotent).
  */
 
 import { evictionPolicies } from '../policy/eviction-policy.js';
 
 import {
   ORACLE_ADMISSION_ID,
+  ORACLE_LABEL_IDS,
   ORACLE_VICTIM_ID,
   OracleAdmissionAblation,
+  OracleLabelAblation,
   OracleVictimAblation,
 } from './eviction/ablation.js';
 import { LearnedPolicy } from './eviction/learned-policy.js';
@@ -34,6 +38,12 @@ export function registerLearnedEviction(): Promise<void> {
       ORACLE_ADMISSION_ID,
       (o) => new OracleAdmissionAblation({ ...o, tf }),
     );
+    for (const h of [1, 4] as const) {
+      evictionPolicies.register(
+        ORACLE_LABEL_IDS[h],
+        (o) => new OracleLabelAblation({ ...o, tf }, h),
+      );
+    }
   });
   return registering;
 }

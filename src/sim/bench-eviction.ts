@@ -260,8 +260,9 @@ export function formatTable(reports: readonly EvictionBenchReport[]): string {
     `${lines.join('\n')}\n\n${notes}\n` +
     `belady reads the future: it is the ceiling, not a deployable policy` +
     (reports.some((r) => r.results.some((x) => ABLATION_POLICY_IDS.includes(x.policy)))
-      ? `; so do ${ABLATION_POLICY_IDS.join(' and ')}, the learned policy with its victim ` +
-        `choice or its admission replaced by the right answer`
+      ? `; so do ${ABLATION_POLICY_IDS.join(', ')}: the learned policy with its victim ` +
+        `choice or its admission replaced by the right answer (1t / 4t: victims that know ` +
+        `which candidates are requested within 1 T / 4 T)`
       : '') +
     `. No warm-up. min vs LRU: the lowest (cumulative hit ratio − LRU's), checked every ` +
     `${CHECKPOINT_REQUESTS.toLocaleString('en')} requests, in points.\n`
@@ -295,7 +296,7 @@ const HELP = `usage: prescient bench eviction --trace FILE|DIR [options]
   --sizes LIST       cache sizes as fractions of unique keys (bytes if sized); default 0.01,0.05,0.1
   --policies LIST    all (default) or ids: ${evictionPolicies.ids().join(',')}
                      (lru and belady always run: the floor and the ceiling of the gap closed;
-                     ${ABLATION_POLICY_IDS.join(' and ')} read the future and
+                     ${ABLATION_POLICY_IDS.join(', ')} read the future and
                      run only when named: how much of the gap each learned decision leaves)
   --unit-size        treat a sized trace as unit size
   --seed N           seed of sampling policies (default 1)

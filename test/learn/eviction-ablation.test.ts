@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ORACLE_ADMISSION_HORIZON_T,
   OracleAdmissionAblation,
+  OracleLabelAblation,
   OracleVictimAblation,
 } from '../../src/learn/eviction/ablation.js';
 import { loadTf } from '../../src/learn/tf.js';
@@ -17,6 +18,18 @@ const { tf } = await loadTf({ log: () => {} });
 
 class VictimProbe extends OracleVictimAblation {
   pick(keys: string[]): number | undefined {
+    return this.victimOverride(keys.map((key) => ({ key })));
+  }
+}
+
+/** Scores candidate i with `values[i]` instead of the agent's value. */
+class LabelProbe extends OracleLabelAblation {
+  values: number[] = [];
+  protected override candidateValue(i: number): number {
+    return this.values[i]!;
+  }
+  pick(keys: string[], values: number[]): number | undefined {
+    this.values = values;
     return this.victimOverride(keys.map((key) => ({ key })));
   }
 }
@@ -38,6 +51,30 @@ describe('learned ablation ceilings', () => {
     p.dispose();
   });
 
+  it('oracle labels: the most valued candidate not back within the horizon, else the farthest', () => {
+    // Unit size: T = capacity = 100 requests; at vtime 3, 1 T reaches vtime 103, 4 T vtime 403.
+    const at = (h: 1 | 4) => {
+      const p = new LabelProbe({ tf, capacity: 100, unit: 'objects' }, h);
+      p.access({ key: 'soon', sizeBytes: 1, vtime: 0, nextAccessVtime: 50 });
+      p.access({ key: 'mid', sizeBytes: 1, vtime: 1, nextAccessVtime: 300 });
+      p.access({ key: 'late', sizeBytes: 1, vtime: 2, nextAccessVtime: 900 });
+      p.access({ key: 'never', sizeBytes: 1, vtime: 3, nextAccessVtime: -1 });
+      return p;
+    };
+    const one = at(1);
+    expect(one.id).toBe('learned-oracle-1t');
+    // 'soon' is back within 1 T: never chosen, however valued; among the rest the value decides.
+    expect(one.pick(['soon', 'mid', 'late'], [9, 5, 1])).toBe(1);
+    expect(one.pick(['soon', 'mid', 'late'], [9, 1, 5])).toBe(2);
+    expect(one.pick(['soon', 'soon'], [1, 2])).toBe(0); // all back: the farthest (the first)
+    const four = at(4);
+    expect(four.id).toBe('learned-oracle-4t');
+    expect(four.pick(['soon', 'mid', 'late', 'never'], [9, 8, 1, 2])).toBe(3);
+    expect(four.pick(['soon', 'mid'], [1, 2])).toBe(1); // both back within 4 T: the farthest
+    one.dispose();
+    four.dispose();
+  });
+
   it(`oracle admission: promoted iff requested again within ${ORACLE_ADMISSION_HORIZON_T} T`, () => {
     // Unit size: T = capacity = 100 requests, so the horizon is 400 requests from now (vtime 2).
     const p = new AdmissionProbe({ tf, capacity: 100, unit: 'objects' });
@@ -55,16 +92,15 @@ describe('learned ablation ceilings', () => {
     const learned = new LearnedPolicy(opts);
     const victim = new OracleVictimAblation(opts);
     const admission = new OracleAdmissionAblation(opts);
-    expect([learned.usesFuture, victim.usesFuture, admission.usesFuture]).toEqual([
-      false,
-      true,
-      true,
-    ]);
+    const labels = new OracleLabelAblation(opts, 1);
+    const all = [learned, victim, admission, labels];
+    expect(all.map((p) => p.usesFuture)).toEqual([false, true, true, true]);
     // Refused before any state changes, so `victim` replays from scratch below.
     expect(() => victim.access({ key: 'x', sizeBytes: 1, vtime: 0 })).toThrow(/nextAccessVtime/);
-    const h = [learned, victim, admission].map((p) => simulateLoaded(loaded, p).hitRatio);
+    const h = all.map((p) => simulateLoaded(loaded, p).hitRatio);
     expect(h[1]).toBeGreaterThan(h[0]!);
     expect(h[2]).toBeGreaterThan(h[0]!);
-    for (const p of [learned, victim, admission]) p.dispose();
+    expect(h[3]).toBeGreaterThan(h[0]!);
+    for (const p of all) p.dispose();
   });
 });

@@ -1,6 +1,6 @@
 /**
  * @module learn/eviction/ablation
- * Two ceilings of the learned policy that READ THE FUTURE, for the eviction bench only: each is
+ * Ceilings of the learned policy that READ THE FUTURE, for the eviction bench only: each is
  * {@link LearnedPolicy} with one of its two learned decisions replaced by the right answer, so
  * the bench shows how much of the LRU → Bélády gap each decision leaves on the table (an
  * ablation in the sense of Song et al.'s LRB, NSDI'20, which compares its learned policy with
@@ -13,6 +13,11 @@
  * - `learned-oracle-admission`: a key leaving probation is promoted iff it is requested again
  *   within {@link ORACLE_ADMISSION_HORIZON_T}·T (whether or not it was hit in probation); victim
  *   choice stays learned.
+ * - `learned-oracle-1t` and `learned-oracle-4t`: the victim choice knows which of the 16
+ *   candidates are requested again within 1 T (the tabular agent's own horizon) / 4 T, and
+ *   nothing more: it evicts, among those that are not, the one the agent values most (the
+ *   farthest if every candidate is back within the horizon). They measure how much of the gap
+ *   perfect answers to the agent's own question would close, and to a question four times as long.
  *
  * Neither is a deployable policy. They are not part of `--policies all`; name them to run them.
  */
@@ -22,8 +27,15 @@ import { LearnedPolicy } from './learned-policy.js';
 
 export const ORACLE_VICTIM_ID = 'learned-oracle-victim';
 export const ORACLE_ADMISSION_ID = 'learned-oracle-admission';
+/** Victim choice knowing which candidates are back within 1 T / 4 T ({@link OracleLabelAblation}). */
+export const ORACLE_LABEL_IDS = { 1: 'learned-oracle-1t', 4: 'learned-oracle-4t' } as const;
 /** The ablation ceilings: registered, but run only when named. */
-export const ABLATION_POLICY_IDS: readonly string[] = [ORACLE_VICTIM_ID, ORACLE_ADMISSION_ID];
+export const ABLATION_POLICY_IDS: readonly string[] = [
+  ORACLE_VICTIM_ID,
+  ORACLE_ADMISSION_ID,
+  ORACLE_LABEL_IDS[1],
+  ORACLE_LABEL_IDS[4],
+];
 
 /**
  * Horizon of the admission ceiling, in units of T: a promoted key is one requested again within
@@ -35,11 +47,14 @@ export const ORACLE_ADMISSION_HORIZON_T = 4;
 abstract class FutureReading extends LearnedPolicy {
   override readonly usesFuture: boolean = true;
   private readonly nextAt = new Map<string, number>();
+  /** Position of the request being handled. */
+  protected nowTick = 0;
 
   override access(req: CacheRequest): boolean {
     const next = req.nextAccessVtime;
     if (next === undefined) throw new Error(`${this.id} needs nextAccessVtime (usesFuture)`);
     this.nextAt.set(req.key, next < 0 ? Infinity : next);
+    this.nowTick = req.vtime;
     return super.access(req);
   }
 
@@ -63,16 +78,44 @@ export class OracleVictimAblation extends FutureReading {
 
 export class OracleAdmissionAblation extends FutureReading {
   override readonly id: string = ORACLE_ADMISSION_ID;
-  private nowTick = 0;
-
-  override access(req: CacheRequest): boolean {
-    this.nowTick = req.vtime;
-    return super.access(req);
-  }
 
   protected override admissionOverride(key: string): boolean {
     return (
       this.nextRequest(key) - this.nowTick <= ORACLE_ADMISSION_HORIZON_T * this.timeScaleRequests
     );
+  }
+}
+
+/**
+ * The victim choice with perfect labels at horizon `horizonT`·T: among the candidates not
+ * requested again within it, the one the agent values most; the farthest if there is none.
+ */
+export class OracleLabelAblation extends FutureReading {
+  override readonly id: string;
+
+  constructor(
+    opts: ConstructorParameters<typeof LearnedPolicy>[0],
+    private readonly horizonT: keyof typeof ORACLE_LABEL_IDS,
+  ) {
+    super(opts);
+    this.id = ORACLE_LABEL_IDS[horizonT];
+  }
+
+  protected override victimOverride(candidates: readonly { readonly key: string }[]): number {
+    const B = this.horizonT * this.timeScaleRequests;
+    let best = -1;
+    let bestValue = -Infinity;
+    let farthest = 0;
+    for (let i = 0; i < candidates.length; i++) {
+      const next = this.nextRequest(candidates[i]!.key);
+      if (next > this.nextRequest(candidates[farthest]!.key)) farthest = i;
+      if (next - this.nowTick <= B) continue;
+      const v = this.candidateValue(i);
+      if (v > bestValue) {
+        bestValue = v;
+        best = i;
+      }
+    }
+    return best >= 0 ? best : farthest;
   }
 }

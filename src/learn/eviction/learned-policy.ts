@@ -659,6 +659,21 @@ export class LearnedPolicy implements EvictionPolicy {
   protected victimOverride?(candidates: readonly { readonly key: string }[]): number | undefined;
   protected admissionOverride?(key: string): boolean | undefined;
 
+  /**
+   * For the ablation hooks: the agent's score of candidate `i` of the eviction being decided
+   * (higher = evict first): the tabular agent's live value with its recency tie-break, else the
+   * model's score, else (no model yet) the idle time, as sampled LRU ranks.
+   */
+  protected candidateValue(i: number): number {
+    const c = this.candidates[i]!;
+    if (this.table !== null) {
+      return cellScore(this.table.logits, this.candidateCells[i]!, this.candidateIdle[i]!);
+    }
+    const model = this.model;
+    if (model !== null) return scoreKey(model, c, this.clock, this.scratch);
+    return this.clock.nowTick - c.lastTick;
+  }
+
   /** The time scale T in requests (capacity in objects; capacity / mean size when sized). */
   protected get timeScaleRequests(): number {
     return this.timeScale;
@@ -920,10 +935,10 @@ export class LearnedPolicy implements EvictionPolicy {
     for (let i = 0; i < k; i++) cands.push(this.resident[k === n ? i : this.rng.int(n)]!);
     let best = cands[0]!;
     const model = this.model;
-    const forced = this.victimOverride?.(cands);
     // The tabular agent learns from every sampled candidate, whoever decides this eviction.
     const table = this.table;
     if (table !== null) this.logCandidates(table, cands);
+    const forced = this.victimOverride?.(cands);
     if (forced !== undefined) {
       best = cands[forced]!;
     } else if (model === null || (this.lruMode && !this.learnedVictimsInSpell())) {
