@@ -1,12 +1,12 @@
 /**
  * @module learn/eviction/ablation
  * Ceilings of the learned policy that READ THE FUTURE, for the eviction bench only: each is
- * {@link LearnedPolicy} with one of its two learned decisions replaced by the right answer, so
- * the bench shows how much of the LRU → Bélády gap each decision leaves on the table (an
- * ablation in the sense of Song et al.'s LRB, NSDI'20, which compares its learned policy with
- * "relaxed Bélády" the same way). Like `belady`, they are marked `usesFuture`, so the simulator
- * gives them `nextAccessVtime` and no other policy; `learned` itself never defines the hooks
- * (its leakage test proves it reads no future).
+ * {@link LearnedPolicy} with one of its two learned decisions replaced by the right answer (or
+ * given part of it), so the bench shows how much of the LRU → Bélády gap each decision leaves on
+ * the table (an ablation in the sense of Song et al.'s LRB, NSDI'20, which compares its learned
+ * policy with "relaxed Bélády" the same way). Like `belady`, they are marked `usesFuture`, so
+ * the simulator gives them `nextAccessVtime` and no other policy; `learned` itself never
+ * defines the hooks (its leakage test proves it reads no future).
  *
  * - `learned-oracle-victim`: the main cache evicts, among the same 16 sampled candidates, the one
  *   whose next request is farthest (sampled relaxed Bélády); admission stays learned.
@@ -19,7 +19,7 @@
  *   farthest if every candidate is back within the horizon). They measure how much of the gap
  *   perfect answers to the agent's own question would close, and to a question four times as long.
  *
- * Neither is a deployable policy. They are not part of `--policies all`; name them to run them.
+ * None is a deployable policy, and none is part of `--policies all`; name them to run them.
  */
 import type { CacheRequest } from '../../policy/eviction-policy.js';
 
@@ -27,7 +27,7 @@ import { LearnedPolicy } from './learned-policy.js';
 
 export const ORACLE_VICTIM_ID = 'learned-oracle-victim';
 export const ORACLE_ADMISSION_ID = 'learned-oracle-admission';
-/** Victim choice knowing which candidates are back within 1 T / 4 T ({@link OracleLabelAblation}). */
+/** Victim choice told which candidates are back within 1 T / 4 T ({@link OracleLabelAblation}). */
 export const ORACLE_LABEL_IDS = { 1: 'learned-oracle-1t', 4: 'learned-oracle-4t' } as const;
 /** The ablation ceilings: registered, but run only when named. */
 export const ABLATION_POLICY_IDS: readonly string[] = [
