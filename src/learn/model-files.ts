@@ -5,7 +5,8 @@
  * - `model.json`: format tag, feature names, each network's normalisation (mean, std) and weights
  *   as JSON arrays, and `weights`: the order of the tensors in `weights.bin`; with the tabular
  *   agent (format version 2), `victimTable`: its horizon, state, bins, baseline cell and one
- *   logit per cell, and no `agent` network;
+ *   logit per cell, and no `agent` network; with the agent's extra views (format version 3),
+ *   `victimTable.views` too: per view its coordinate, baseline cell and logits;
  * - `weights.bin`: every weight as Float32 little-endian, in that order (for loaders that want
  *   raw buffers; it must agree bit for bit with the JSON arrays);
  * - `metadata.json`: node, training window (first / last request time), metrics, retrains, and
@@ -35,13 +36,18 @@ import {
   IDLE_BINS,
   VICTIM_TABLE_CELLS,
   VICTIM_TABLE_STATE,
+  VICTIM_TABLE_VIEWS,
   type VictimTable,
 } from './eviction/victim-table.js';
 
 export const MODEL_FORMAT = 'prescient-eviction-model';
-/** Written since the tabular agent; version 1 files (always a network agent) are still read. */
-export const MODEL_FORMAT_VERSION = 2;
-const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
+/**
+ * Written since the tabular agent's views (`victimTable.views`); version 2 files (a table
+ * without views, or the network agent) and version 1 files (always a network agent) are still
+ * read.
+ */
+export const MODEL_FORMAT_VERSION = 3;
+const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3];
 export const MODEL_FILE_NAMES = ['model.json', 'weights.bin', 'metadata.json'] as const;
 export type ModelFileName = (typeof MODEL_FILE_NAMES)[number];
 export type ModelFiles = Readonly<Record<ModelFileName, Uint8Array>>;
@@ -139,6 +145,12 @@ interface VictimTableJson {
   baselineCell: number;
   /** logit P(not requested within horizonT·T), one per cell. */
   logits: number[];
+  /**
+   * The extra views (format version 3), in the order of `VICTIM_TABLE_VIEWS`: each view's
+   * coordinate (its cells are over idle, accesses and it, with the same bins), most populated
+   * cell and logits; the agent's value adds theirs to the base table's.
+   */
+  views?: { coordinate: string; baselineCell: number; logits: number[] }[];
 }
 
 const TENSORS = ['w1', 'b1', 'w2', 'b2'] as const;
@@ -187,7 +199,7 @@ export function encodeModelFiles(t: TrainedEvictionModel): ModelFiles {
   }
   const json: ModelJson = {
     format: MODEL_FORMAT,
-    formatVersion: MODEL_FORMAT_VERSION,
+    formatVersion: victimTable?.views === undefined ? 2 : MODEL_FORMAT_VERSION,
     id: 'learned',
     version: t.version,
     node: t.node,
@@ -220,6 +232,15 @@ function victimTableJson(t: VictimTable): VictimTableJson {
     bins: [...TABLE_BINS],
     baselineCell: t.baselineCell,
     logits: Array.from(t.logits),
+    ...(t.views === undefined
+      ? {}
+      : {
+          views: t.views.map((v, k) => ({
+            coordinate: VICTIM_TABLE_VIEWS[k]!,
+            baselineCell: v.baselineCell,
+            logits: Array.from(v.logits),
+          })),
+        }),
   };
 }
 
@@ -237,18 +258,33 @@ function checkVictimTable(version: string, j: unknown): VictimTable {
   if (typeof t.horizonT !== 'number' || !(t.horizonT > 0) || !Number.isFinite(t.horizonT)) {
     invalid(version, 'victimTable.horizonT must be a positive number');
   }
-  const b = t.baselineCell;
-  if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= VICTIM_TABLE_CELLS) {
-    invalid(version, `victimTable.baselineCell must be a cell index below ${VICTIM_TABLE_CELLS}`);
+  const cells = (where: string, j: { baselineCell?: unknown; logits?: unknown }) => {
+    const b = j.baselineCell;
+    if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= VICTIM_TABLE_CELLS) {
+      invalid(version, `${where}.baselineCell must be a cell index below ${VICTIM_TABLE_CELLS}`);
+    }
+    const logits = j.logits;
+    if (!Array.isArray(logits) || logits.length !== VICTIM_TABLE_CELLS) {
+      invalid(version, `${where}.logits needs ${VICTIM_TABLE_CELLS} values`);
+    }
+    if (!logits.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      invalid(version, `${where}.logits holds a non-finite value`);
+    }
+    return { baselineCell: b, logits: Float64Array.from(logits) };
+  };
+  const base = cells('victimTable', t);
+  if (t.views === undefined) return { horizonT: t.horizonT, ...base };
+  if (
+    !Array.isArray(t.views) ||
+    !sameItems(
+      t.views.map((v: unknown) => (v as { coordinate?: unknown } | null)?.coordinate),
+      VICTIM_TABLE_VIEWS,
+    )
+  ) {
+    invalid(version, `victimTable.views must be the views ${VICTIM_TABLE_VIEWS.join(', ')}`);
   }
-  const logits = t.logits;
-  if (!Array.isArray(logits) || logits.length !== VICTIM_TABLE_CELLS) {
-    invalid(version, `victimTable.logits needs ${VICTIM_TABLE_CELLS} values`);
-  }
-  if (!logits.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-    invalid(version, 'victimTable.logits holds a non-finite value');
-  }
-  return { horizonT: t.horizonT, baselineCell: b, logits: Float64Array.from(logits) };
+  const views = t.views.map((v, k) => cells(`victimTable.views[${k}]`, v));
+  return { horizonT: t.horizonT, ...base, views };
 }
 
 function invalid(version: string, why: string): never {

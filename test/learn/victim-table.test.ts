@@ -13,6 +13,7 @@ import {
   cellOf,
   idleBinStart,
   RECENCY_TIE_BREAK,
+  stateCoordinates,
   type TableLogged,
   VICTIM_TABLE_CELLS,
   VictimTableLearner,
@@ -22,14 +23,18 @@ import { mulberry32 } from '../../src/random.js';
 const T = 10;
 const MISSING_GAP_T = 16;
 
-/** The cell coordinates of a key first seen at 0, requested at `ticks`, looked at `now`. */
-function coordsOf(ticks: number[], now: number): number[] {
+/**
+ * The cell coordinates of a key first seen at 0, requested at `ticks`, looked at `now`; with
+ * `views`, the views' two coordinates after them (stateCoordinates).
+ */
+function coordsOf(ticks: number[], now: number, views = false): number[] {
   const s = newKeyStats(0, 1);
   for (const t of ticks) recordAccess(s, t, 1, T);
   const x = new Float64Array(BASE_FEATURES);
   extractFeatures(s, { nowTick: now, timeScale: T, missingGapT: MISSING_GAP_T }, x);
-  const c = new Int32Array(3);
-  cellCoordinates(x, 0, MISSING_GAP_T, c);
+  const c = new Int32Array(views ? 5 : 3);
+  if (views) stateCoordinates(x, 0, MISSING_GAP_T, c);
+  else cellCoordinates(x, 0, MISSING_GAP_T, c);
   return Array.from(c);
 }
 
@@ -101,6 +106,41 @@ describe('tabular eviction agent', () => {
     expect(rate.labels).toBe(10);
     expect(backProbability(rate.logits, 0)).toBeCloseTo((3 + 1) / (10 + 2), 12);
     expect(rate.bytes).toBe(3 * 8);
+  });
+
+  it("the views' coordinates: the mean gap over the key's lifetime and the last gap minus idle", () => {
+    const at = (ticks: number[], now: number) => coordsOf(ticks, now, true);
+    // Seen once (at 0, as newKeyStats counts it): neither a mean gap nor a due time (bin 0 both).
+    expect(at([], 5).slice(3)).toEqual([0, 0]);
+    // Requests at 0, 2, 4, 40 (T = 10), looked at 50: gaps 0.2, 0.2, 3.6 T; idle 1 T. Mean gap
+    // (5 − 1) / 3 = 1.33 T → ⌊log2(1 + 5.33)⌋ + 1 = 3; due 3.6 − 1 = 2.6 T, in (2, 4] → bin 7.
+    expect(at([2, 4, 40], 50)).toEqual([2, 2, 4, 3, 7]);
+    // Idle 6 T past a last gap of 0.2 T: due −5.8 T → bin 1; mean gap 0.2 T → ⌊log2 1.8⌋ + 1 = 1.
+    expect(at([2], 62).slice(3)).toEqual([1, 1]);
+  });
+
+  it("Shapley attributions over five coordinates with the views: complete, and a view's own coordinate gets its part", () => {
+    const rnd = mulberry32(5);
+    const zero = new Float64Array(VICTIM_TABLE_CELLS);
+    // The base table ignores everything; view 1 (due) depends on its coordinate only.
+    const due = new Float64Array(VICTIM_TABLE_CELLS).map((_, c) => 0.3 * (c % 9));
+    const table = {
+      horizonT: 1,
+      logits: zero,
+      baselineCell: cellOf([1, 1, 1]),
+      views: [
+        { logits: zero, baselineCell: 0 },
+        { logits: due, baselineCell: cellOf([0, 0, 2]) },
+      ],
+    };
+    for (let n = 0; n < 20; n++) {
+      const coords = [12, 6, 9, 9, 9].map((bins) => Math.floor(rnd() * bins));
+      const sh = tableShapley(table, coords, idleBinStart(coords[0]!));
+      expect(sh.attributions).toHaveLength(5);
+      expect(sh.completenessError).toBeLessThan(1e-12);
+      expect(sh.attributions[4]).toBeCloseTo(0.3 * (coords[4]! - 2), 12);
+      for (const j of [1, 2, 3]) expect(sh.attributions[j]).toBeCloseTo(0, 12);
+    }
   });
 
   it('Shapley attributions are complete and give nothing to a coordinate the table ignores', () => {

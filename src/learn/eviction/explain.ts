@@ -32,12 +32,12 @@ import {
   sigmoid,
 } from './scorer.js';
 import {
-  cellCoordinates,
   cellOf,
-  cellScore,
   coordinatesOf,
   idleBinStart,
-  VICTIM_TABLE_STATE,
+  stateCoordinates,
+  stateScore,
+  VICTIM_STATE_COORDINATES,
   type VictimTable,
 } from './victim-table.js';
 
@@ -93,7 +93,10 @@ export function integratedGradients(
 
 /** Attributions of a tabular agent's score, with the two scores they explain. */
 export interface TableShapley {
-  /** One per coordinate of {@link VICTIM_TABLE_STATE}. */
+  /**
+   * One per coordinate of {@link VICTIM_STATE_COORDINATES} the table reads: the base state's
+   * three, then one per extra view.
+   */
   readonly attributions: Float64Array;
   readonly fx: number;
   readonly fBaseline: number;
@@ -101,37 +104,57 @@ export interface TableShapley {
   readonly completenessError: number;
 }
 
-/** Shapley weights |S|!(n − |S| − 1)!/n! for n = 3, by |S|. */
-const SHAPLEY_WEIGHTS = [1 / 3, 1 / 6, 1 / 3];
+/** n! for the Shapley weights (n ≤ 5 coordinates). */
+const FACTORIAL = [1, 1, 2, 6, 24, 120];
+
+function popcount(mask: number): number {
+  let c = 0;
+  for (let m = mask; m !== 0; m &= m - 1) c++;
+  return c;
+}
 
 /**
- * Exact Shapley values of a table's score at `coords` (and idle feature `idleX`, for the recency
- * tie-break) against its baseline cell (where idle is the start of that cell's idle bin).
+ * Exact Shapley values of a table's score at state coordinates `coords` (and idle feature
+ * `idleX`, for the recency tie-break) against a typical candidate: the base table's most
+ * populated cell for idle time, access count and last gap (where idle is the start of that
+ * cell's idle bin), and each extra view's most populated cell for that view's coordinate. The
+ * players are the coordinates the table reads (3, or 5 with its two views); all 2^n coalitions
+ * are evaluated, so the attributions add up to f(x) − f(baseline) exactly.
  */
 export function tableShapley(
   t: VictimTable,
   coords: ArrayLike<number>,
   idleX: number,
 ): TableShapley {
-  const base = coordinatesOf(t.baselineCell);
-  const baseIdleX = idleBinStart(base[0]);
-  const cell = [0, 0, 0];
+  const views = t.views ?? [];
+  const n = 3 + views.length;
+  const base = [
+    ...coordinatesOf(t.baselineCell),
+    ...views.map((v) => coordinatesOf(v.baselineCell)[2]),
+  ];
+  const baseIdleX = idleBinStart(base[0]!);
+  const c = new Int32Array(n);
   // f(S): the score with the coordinates in S (bit j) from the key, the others from the baseline.
   const f = (mask: number): number => {
-    for (let j = 0; j < 3; j++) cell[j] = (mask >> j) & 1 ? coords[j]! : base[j]!;
-    return cellScore(t.logits, cellOf(cell), mask & 1 ? idleX : baseIdleX);
+    for (let j = 0; j < n; j++) c[j] = (mask >> j) & 1 ? coords[j]! : base[j]!;
+    return stateScore(t, c, mask & 1 ? idleX : baseIdleX);
   };
-  const attributions = new Float64Array(3);
-  for (let j = 0; j < 3; j++) {
-    for (let mask = 0; mask < 8; mask++) {
+  const full = (1 << n) - 1;
+  const values = new Float64Array(full + 1);
+  for (let mask = 0; mask <= full; mask++) values[mask] = f(mask);
+  const attributions = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    for (let mask = 0; mask <= full; mask++) {
       if ((mask >> j) & 1) continue;
-      const size = ((mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1)) as 0 | 1 | 2;
-      attributions[j] = attributions[j]! + SHAPLEY_WEIGHTS[size]! * (f(mask | (1 << j)) - f(mask));
+      const size = popcount(mask);
+      const weight = (FACTORIAL[size]! * FACTORIAL[n - size - 1]!) / FACTORIAL[n]!;
+      attributions[j] = attributions[j]! + weight * (values[mask | (1 << j)]! - values[mask]!);
     }
   }
-  const fx = f(7);
-  const fBaseline = f(0);
-  const total = attributions[0]! + attributions[1]! + attributions[2]!;
+  const fx = values[full]!;
+  const fBaseline = values[0]!;
+  let total = 0;
+  for (let j = 0; j < n; j++) total += attributions[j]!;
   return { attributions, fx, fBaseline, completenessError: Math.abs(total - (fx - fBaseline)) };
 }
 
@@ -152,10 +175,12 @@ const PHRASES: Readonly<Record<string, string>> = {
 };
 
 /** Phrases for the tabular agent's state coordinates. */
-const TABLE_PHRASES: Readonly<Record<(typeof VICTIM_TABLE_STATE)[number], string>> = {
+const TABLE_PHRASES: Readonly<Record<(typeof VICTIM_STATE_COORDINATES)[number], string>> = {
   idle: 'idle time',
   accesses: 'access count',
   gap1: 'last inter-arrival gap',
+  meanGap: 'mean inter-arrival gap',
+  due: 'last gap − idle time',
 };
 
 function topTwo(
@@ -218,18 +243,21 @@ function explainCell(
   /** The key's idle time (units of T) and request count, for the reason text. */
   idleT: number;
   requests: number;
+  /** The coordinates the attributions are over, in their order. */
+  names: readonly string[];
 } {
-  const coords = new Int32Array(3);
-  cellCoordinates(x, 0, clock.missingGapT, coords);
+  const coords = new Int32Array(VICTIM_STATE_COORDINATES.length);
+  stateCoordinates(x, 0, clock.missingGapT, coords);
   const sh = tableShapley(table, coords, x[0]!);
+  const names = VICTIM_STATE_COORDINATES.slice(0, sh.attributions.length);
   const attributions: Record<string, number> = {};
-  VICTIM_TABLE_STATE.forEach((name, i) => (attributions[name] = sh.attributions[i]!));
+  names.forEach((name, i) => (attributions[name] = sh.attributions[i]!));
   const inputs: Record<string, number> = {};
   BASE_FEATURE_NAMES.forEach((name, i) => (inputs[name] = x[i]!));
   inputs['cell'] = cellOf(coords);
   inputs['baselineScore'] = sh.fBaseline;
   const idleT = Math.expm1(x[0]!);
-  return { sh, attributions, inputs, idleT, requests: Math.round(Math.expm1(x[8]!)) };
+  return { sh, attributions, inputs, idleT, requests: Math.round(Math.expm1(x[8]!)), names };
 }
 
 /** {@link explainKey} for the tabular agent; `x` holds the key's base features. */
@@ -240,15 +268,21 @@ function explainTable(
   x: Float64Array,
   clock: FeatureClock,
 ): EvictionDecision {
-  const { sh, attributions, inputs, idleT, requests } = explainCell(table, x, clock);
+  const { sh, attributions, inputs, idleT, requests, names } = explainCell(table, x, clock);
   const logit = clampLogit(mlpForward(model.predictor, x, 0));
   inputs['popularityLogit'] = logit;
   const p = (z: number) => sigmoid(z).toFixed(2);
+  const views = table.views?.length ?? 0;
+  // With views the score adds 1 + views logits: a ranking value, not one probability's logit.
+  const value =
+    views === 0
+      ? `P(not requested within ${table.horizonT} T) ${p(sh.fx)} vs ${p(sh.fBaseline)}`
+      : `value ${sh.fx.toFixed(2)} (logits of P(not requested within ${table.horizonT} T) ` +
+        `in ${1 + views} views of the key, added) vs ${sh.fBaseline.toFixed(2)}`;
   const text =
-    `P(not requested within ${table.horizonT} T) ${p(sh.fx)} vs ${p(sh.fBaseline)} for a ` +
-    `typical candidate (idle ${idleT.toFixed(2)} T, ${requests} requests, ` +
+    `${value} for a typical candidate (idle ${idleT.toFixed(2)} T, ${requests} requests, ` +
     `P(reuse within H) ${sigmoid(logit).toFixed(2)}); ` +
-    `mostly ${topTwo(VICTIM_TABLE_STATE, sh.attributions, TABLE_PHRASES)}`;
+    `mostly ${topTwo(names, sh.attributions, TABLE_PHRASES)}`;
   return { key, score: sh.fx, reason: 'MODEL', text, attributions, inputs };
 }
 
@@ -267,7 +301,7 @@ export function explainAdmission(
   bar: number,
   hits = 0,
 ): EvictionDecision {
-  const { sh, attributions, inputs, idleT, requests } = explainCell(table, x, clock);
+  const { sh, attributions, inputs, idleT, requests, names } = explainCell(table, x, clock);
   const pBack = 1 - sigmoid(sh.fx);
   inputs['pBack'] = pBack;
   inputs['admissionBar'] = bar;
@@ -277,7 +311,7 @@ export function explainAdmission(
     `P(requested within ${table.horizonT} T) ` +
     `${pBack.toFixed(3)} for its kind of key (idle ${idleT.toFixed(2)} T, ${requests} ` +
     `requests) < ${bar.toFixed(3)} for the main cache's recent victims → not admitted; mostly ` +
-    topTwo(VICTIM_TABLE_STATE, sh.attributions, TABLE_PHRASES);
+    topTwo(names, sh.attributions, TABLE_PHRASES);
   return { key, score: sh.fx, reason: 'MODEL', text, attributions, inputs };
 }
 

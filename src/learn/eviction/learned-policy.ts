@@ -105,13 +105,18 @@ import { StructureDuel } from './structure-duel.js';
 import { MlpTrainer } from './trainer.js';
 import {
   backProbability,
-  cellScore,
+  cellOf,
   LabelSlot,
   type PendingLabel,
+  stateCoordinates,
+  stateScore,
   type TableLogged,
+  VICTIM_STATE_COORDINATES,
+  VICTIM_TABLE_VIEWS,
   type VictimTable,
   victimCell,
   VictimTableLearner,
+  viewCellOf,
 } from './victim-table.js';
 
 /** Tunables of {@link LearnedPolicy}; every default is here. */
@@ -218,6 +223,12 @@ export interface LearnedPolicySettings {
   readonly agentKind: 'table' | 'network';
   /** The tabular agent's horizon B, in units of T. */
   readonly tableHorizonT: number;
+  /**
+   * The tabular agent also counts its two extra views of a key (./victim-table.ts,
+   * `VICTIM_TABLE_VIEWS`: the mean gap over the key's lifetime, and the last gap minus the idle
+   * time), each in a table of its own, and adds their logits to the base table's.
+   */
+  readonly victimViews: boolean;
   /** The tabular agent halves all its counts every this many labels (old traffic fades). */
   readonly tableHalveEvery: number;
   /**
@@ -292,6 +303,7 @@ export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   victimReuseWeight: 1 / 256,
   agentKind: 'table',
   tableHorizonT: 1,
+  victimViews: true,
   tableHalveEvery: 262_144,
   minTableLabels: 4_096,
   admissionAgent: 'table',
@@ -347,6 +359,8 @@ class Entry implements KeyStats, TableLogged {
   /** Its label as a probation exit (admission table) / as a main-cache victim (the bar). */
   admissionSlot: LabelSlot | null = null;
   victimSlot: LabelSlot | null = null;
+  /** Pending labels of the tabular agent's extra views, one slot per view. */
+  viewSlots: LabelSlot[] | null = null;
 
   constructor(
     readonly key: string,
@@ -508,6 +522,10 @@ export class LearnedPolicy implements EvictionPolicy {
    */
   private readonly admissionTable: VictimTableLearner | null;
   private readonly victimReturns: VictimTableLearner | null;
+  /** The tabular agent's extra views' learners (`victimViews`), in VICTIM_TABLE_VIEWS order. */
+  private readonly viewTables: VictimTableLearner[];
+  /** Their live logits, as a model's `victimTable.views` holds them (undefined: no views). */
+  private readonly liveViews: VictimTable['views'];
   private model: EvictionModel | null = null;
   private readonly scratch = new ScoreScratch();
   private readonly candidates: Entry[] = [];
@@ -558,6 +576,16 @@ export class LearnedPolicy implements EvictionPolicy {
     this.table = network
       ? null
       : new VictimTableLearner(this.s.tableHorizonT, this.s.tableHalveEvery);
+    this.viewTables =
+      this.table !== null && this.s.victimViews
+        ? VICTIM_TABLE_VIEWS.map(
+            () => new VictimTableLearner(this.s.tableHorizonT, this.s.tableHalveEvery),
+          )
+        : [];
+    this.liveViews =
+      this.viewTables.length === 0
+        ? undefined
+        : this.viewTables.map((t) => ({ logits: t.logits, baselineCell: 0 }));
     const byTable = this.s.admissionAgent === 'table' && this.probationCap > 0;
     this.admissionTable = byTable
       ? new VictimTableLearner(this.s.admissionHorizonT, this.s.admissionHalveEvery)
@@ -666,9 +694,7 @@ export class LearnedPolicy implements EvictionPolicy {
    */
   protected candidateValue(i: number): number {
     const c = this.candidates[i]!;
-    if (this.table !== null) {
-      return cellScore(this.table.logits, this.candidateCells[i]!, this.candidateIdle[i]!);
-    }
+    if (this.table !== null) return this.candidateScores[i]!;
     const model = this.model;
     if (model !== null) return scoreKey(model, c, this.clock, this.scratch);
     return this.clock.nowTick - c.lastTick;
@@ -701,6 +727,11 @@ export class LearnedPolicy implements EvictionPolicy {
       if (e.admissionSlot !== null)
         this.admissionTable?.returned(e.admissionSlot, now, this.timeScale);
       if (e.victimSlot !== null) this.victimReturns?.returned(e.victimSlot, now, this.timeScale);
+      if (e.viewSlots !== null) {
+        for (let k = 0; k < this.viewTables.length; k++) {
+          this.viewTables[k]!.returned(e.viewSlots[k]!, now, this.timeScale);
+        }
+      }
       if (e.proposedByModel >= 0 || e.proposedByLru >= 0) this.chargeRegret(e, now);
       recordAccess(e, now, req.sizeBytes, this.timeScale);
       if (e.slot >= 0 || e.probation) {
@@ -743,7 +774,9 @@ export class LearnedPolicy implements EvictionPolicy {
         ? 0
         : mlpBytes(m.predictor) +
           (m.agent === undefined ? 0 : mlpBytes(m.agent)) +
-          (m.victimTable === undefined ? 0 : 8 * m.victimTable.logits.length);
+          (m.victimTable === undefined
+            ? 0
+            : 8 * m.victimTable.logits.length * (1 + (m.victimTable.views?.length ?? 0)));
     const params = (f: number) => f * this.s.hidden + 2 * this.s.hidden + 1;
     return {
       modelBytes,
@@ -751,6 +784,7 @@ export class LearnedPolicy implements EvictionPolicy {
       bufferBytes: this.predBuffer.bytes + (this.agentBuffer?.bytes ?? 0),
       tableBytes:
         (this.table?.bytes ?? 0) +
+        this.viewTables.reduce((sum, v) => sum + v.bytes, 0) +
         (this.admissionTable?.bytes ?? 0) +
         (this.victimReturns?.bytes ?? 0),
       keyMetadataBytes: this.entries.size * ENTRY_BYTES_ESTIMATE,
@@ -961,9 +995,7 @@ export class LearnedPolicy implements EvictionPolicy {
         // The tabular agent scores with its live values (the model holds a snapshot of them),
         // plus the recency tie-break within a cell, as scoreKey does.
         const q =
-          table !== null
-            ? cellScore(table.logits, this.candidateCells[i]!, this.candidateIdle[i]!)
-            : scoreKey(model, c, this.clock, this.scratch);
+          table !== null ? this.candidateScores[i]! : scoreKey(model, c, this.clock, this.scratch);
         if (q > bestQ) {
           bestQ = q;
           best = c;
@@ -1008,29 +1040,55 @@ export class LearnedPolicy implements EvictionPolicy {
     );
   }
 
-  /** Cells and idle features of the sampled candidates (same order), for the tabular agent. */
+  /**
+   * The sampled candidates' cells, idle features and live scores (same order), for the tabular
+   * agent: the base table's logit plus its views' (./victim-table.ts, `stateScore`).
+   */
   private readonly candidateCells: number[] = [];
   private readonly candidateIdle: number[] = [];
+  private readonly candidateScores: number[] = [];
+  private readonly stateCoords = new Int32Array(VICTIM_STATE_COORDINATES.length);
 
   private logCandidates(table: VictimTableLearner, cands: readonly Entry[]): void {
     const x = this.scratch.agentInput;
     const now = this.clock.nowTick;
-    this.candidateCells.length = cands.length;
-    this.candidateIdle.length = cands.length;
+    const coords = this.stateCoords;
+    const views = this.viewTables;
+    const live = { logits: table.logits, views: this.liveViews };
     for (let i = 0; i < cands.length; i++) {
-      extractFeatures(cands[i]!, this.clock, x, 0);
-      const cell = victimCell(x, 0, this.clock.missingGapT);
+      const c = cands[i]!;
+      extractFeatures(c, this.clock, x, 0);
+      stateCoordinates(x, 0, this.clock.missingGapT, coords);
+      const cell = cellOf(coords);
       this.candidateCells[i] = cell;
       this.candidateIdle[i] = x[0]!;
-      table.log(cands[i]!, cell, now);
+      table.log(c, cell, now);
+      if (views.length > 0) {
+        c.viewSlots ??= views.map(() => new LabelSlot());
+        for (let k = 0; k < views.length; k++) {
+          views[k]!.log(c.viewSlots[k]!, viewCellOf(coords, k), now);
+        }
+      }
+      this.candidateScores[i] = stateScore(live, coords, x[0]!);
     }
+    this.candidateCells.length = cands.length;
+    this.candidateIdle.length = cands.length;
+    this.candidateScores.length = cands.length;
   }
 
   /** `model` with the tabular agent's live values: what the last decision was scored with. */
   private liveModel(model: EvictionModel): EvictionModel {
     const t = model.victimTable;
     if (this.table === null || t === undefined) return model;
-    const live: VictimTable = { ...t, logits: this.table.logits };
+    const views = this.liveViews?.map((v, k) => ({
+      ...v,
+      baselineCell: t.views?.[k]?.baselineCell ?? 0,
+    }));
+    const live: VictimTable = {
+      ...t,
+      logits: this.table.logits,
+      ...(views === undefined ? {} : { views }),
+    };
     return { ...model, victimTable: live };
   }
 
@@ -1182,6 +1240,7 @@ export class LearnedPolicy implements EvictionPolicy {
     this.table?.expire(now, T);
     this.admissionTable?.expire(now, T);
     this.victimReturns?.expire(now, T);
+    for (const v of this.viewTables) v.expire(now, T);
     const maxGhost = Math.max(1024, Math.ceil(W));
     while (this.ghostHead < this.ghostQueue.length) {
       const g = this.ghostQueue[this.ghostHead]!;
@@ -1215,7 +1274,18 @@ export class LearnedPolicy implements EvictionPolicy {
     this.retrains++;
     this.nextRetrain = now + Math.max(s.retrainMinRequests, Math.floor(s.retrainFraction * now));
     if (this.table !== null) {
-      this.model = { predictor, victimTable: this.table.snapshot(), version: this.retrains };
+      const victimTable: VictimTable = {
+        ...this.table.snapshot(),
+        ...(this.viewTables.length === 0
+          ? {}
+          : {
+              views: this.viewTables.map((v) => ({
+                logits: Float64Array.from(v.logits),
+                baselineCell: v.baselineCell(),
+              })),
+            }),
+      };
+      this.model = { predictor, victimTable, version: this.retrains };
     } else {
       this.model = { predictor, agent: this.trainAgent(predictor), version: this.retrains };
     }

@@ -37,6 +37,18 @@ export const GAP_BINS = 9;
 export const VICTIM_TABLE_CELLS = IDLE_BINS * ACCESS_BINS * GAP_BINS;
 /** The state's three coordinates, in the order of {@link cellCoordinates}. */
 export const VICTIM_TABLE_STATE = ['idle', 'accesses', 'gap1'] as const;
+/**
+ * The agent's extra views of a key (`victimViews`): each is (idle, accesses, one more coordinate),
+ * counted in a table of its own (the same cells and learner), and the agent's value adds the
+ * views' logits to the base table's. `meanGap`: the key's mean inter-arrival gap over its
+ * remembered lifetime, binned as the last gap is; `due`: the last gap minus the idle time, in T
+ * (when a key that repeats its last gap is next due), in 8 linear bins from ≤ −4 T to > 4 T.
+ * A fourth coordinate in one table splits every cell; separate tables keep each cell's counts
+ * (docs/learning.md, "Three views of a key").
+ */
+export const VICTIM_TABLE_VIEWS = ['meanGap', 'due'] as const;
+/** Every coordinate: the base state's three, then one per extra view ({@link stateCoordinates}). */
+export const VICTIM_STATE_COORDINATES = [...VICTIM_TABLE_STATE, ...VICTIM_TABLE_VIEWS] as const;
 
 /**
  * Weight of the recency tie-break in a key's score: many keys share a cell, and among them the
@@ -60,6 +72,12 @@ export interface VictimTable {
   readonly logits: Float64Array;
   /** The most populated cell: the "typical candidate" explanations compare with. */
   readonly baselineCell: number;
+  /**
+   * The extra views' tables, one per {@link VICTIM_TABLE_VIEWS} entry in order (absent: the base
+   * table alone): their logits per cell (cells over idle, accesses and the view's coordinate)
+   * and their most populated cells.
+   */
+  readonly views?: readonly { readonly logits: Float64Array; readonly baselineCell: number }[];
 }
 
 /** Coordinates (idle, accesses, gap1 bins) of base features at `x[offset..]`, into `out`. */
@@ -103,7 +121,64 @@ export function cellScore(logits: Float64Array, cell: number, idleX: number): nu
   return logits[cell]! + RECENCY_TIE_BREAK * idleX;
 }
 
+/** `due` bins: unknown gap, then last gap − idle (in T) ≤ −4, ≤ −1, ≤ 0, ≤ ½, ≤ 1, ≤ 2, ≤ 4, more. */
+const DUE_UPPER = [-4, -1, 0, 0.5, 1, 2, 4];
+
+/**
+ * All coordinates ({@link VICTIM_STATE_COORDINATES}) of base features at `x[offset..]`, into
+ * `out` (length 5): the base state's three ({@link cellCoordinates}), then `meanGap` and `due`.
+ */
+export function stateCoordinates(
+  x: ArrayLike<number>,
+  offset: number,
+  missingGapT: number,
+  out: Int32Array,
+): void {
+  cellCoordinates(x, offset, missingGapT, out);
+  const knownGap = x[offset + 1]! !== Math.log1p(missingGapT);
+  const idleT = Math.expm1(x[offset]!);
+  const a = Math.round(Math.expm1(x[offset + 8]!));
+  if (!knownGap || a < 2) {
+    out[3] = 0;
+  } else {
+    // (lifetime − idle) / (accesses − 1): the mean of every gap since the key was first seen.
+    const mean = Math.max(0, Math.expm1(x[offset + 10]!) - idleT) / (a - 1);
+    out[3] = 1 + Math.min(GAP_BINS - 2, Math.floor(Math.log2(1 + 4 * mean)));
+  }
+  if (!knownGap) {
+    out[4] = 0;
+  } else {
+    const due = Math.expm1(x[offset + 1]!) - idleT;
+    let bin = 1;
+    while (bin <= DUE_UPPER.length && due > DUE_UPPER[bin - 1]!) bin++;
+    out[4] = bin;
+  }
+}
+
+/** The cell of extra view `k` (0-based in {@link VICTIM_TABLE_VIEWS}) at state coordinates `c`. */
+export function viewCellOf(c: ArrayLike<number>, k: number): number {
+  return (c[0]! * ACCESS_BINS + c[1]!) * GAP_BINS + c[3 + k]!;
+}
+
+/**
+ * A key's score at state coordinates `c` (length 3 without views, 5 with): the base table's
+ * logit plus each view's, plus the recency tie-break. {@link cellScore} when `t` has no views.
+ */
+export function stateScore(
+  t: { readonly logits: Float64Array; readonly views?: VictimTable['views'] },
+  c: ArrayLike<number>,
+  idleX: number,
+): number {
+  let v = t.logits[cellOf(c)]!;
+  const views = t.views;
+  if (views !== undefined) {
+    for (let k = 0; k < views.length; k++) v += views[k]!.logits[viewCellOf(c, k)]!;
+  }
+  return v + RECENCY_TIE_BREAK * idleX;
+}
+
 const coords = new Int32Array(3);
+const stateScratch = new Int32Array(VICTIM_STATE_COORDINATES.length);
 
 /** The cell of base features at `x[offset..]`. */
 export function victimCell(x: ArrayLike<number>, offset: number, missingGapT: number): number {
@@ -118,7 +193,10 @@ export function tableValue(
   offset: number,
   missingGapT: number,
 ): number {
-  return cellScore(t.logits, victimCell(x, offset, missingGapT), x[offset]!);
+  if (t.views === undefined)
+    return cellScore(t.logits, victimCell(x, offset, missingGapT), x[offset]!);
+  stateCoordinates(x, offset, missingGapT, stateScratch);
+  return stateScore(t, stateScratch, x[offset]!);
 }
 
 /** One logged candidate waiting for its label. */
@@ -218,11 +296,20 @@ export class VictimTableLearner {
 
   /** A copy of the current table, for a model. */
   snapshot(): VictimTable {
+    return {
+      horizonT: this.horizonT,
+      logits: Float64Array.from(this.logits),
+      baselineCell: this.baselineCell(),
+    };
+  }
+
+  /** The most populated cell. */
+  baselineCell(): number {
     let baselineCell = 0;
     for (let c = 1; c < this.cells; c++) {
       if (this.total[c]! > this.total[baselineCell]!) baselineCell = c;
     }
-    return { horizonT: this.horizonT, logits: Float64Array.from(this.logits), baselineCell };
+    return baselineCell;
   }
 
   private add(cell: number, back: boolean): void {
