@@ -88,6 +88,35 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     expect(network.at).toBeLessThan(late.at);
   });
 
+  it("the agent's views enter its value and its models once the table has victimViewsMinLabels labels", async () => {
+    const { tf } = await loadTf();
+    const trace = syntheticTrace(30_000);
+    const p = new LearnedPolicy({
+      capacity: 50,
+      unit: 'objects',
+      tf,
+      settings: { ...FAST_SETTINGS, minTableLabels: 128, victimViewsMinLabels: 20_000 },
+    });
+    const seen: { labels: number; views: number }[] = [];
+    let version = 0;
+    for (const r of trace) {
+      const labels = p.labelledRows.agent;
+      p.access(r);
+      const m = p.currentModel;
+      if (m !== null && m.version !== version) {
+        version = m.version;
+        seen.push({ labels, views: m.victimTable!.views?.length ?? 0 });
+      }
+    }
+    p.dispose();
+    const before = seen.filter((s) => s.labels < 20_000);
+    const after = seen.filter((s) => s.labels >= 20_000);
+    expect(before.length).toBeGreaterThan(0);
+    expect(after.length).toBeGreaterThan(0);
+    expect(before.every((s) => s.views === 0)).toBe(true);
+    expect(after.every((s) => s.views === 2)).toBe(true);
+  });
+
   it('learns that periodic keys return and one-shot keys do not, and beats LRU on that pattern', async () => {
     const { tf } = await loadTf();
     // 60 hot keys every 120 requests: LRU with 80 slots almost never hits them (one-shot keys
@@ -291,7 +320,8 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     'explained eviction scores carry attributions that sum to score − baseline score (%s agent)',
     async (agentKind) => {
       const { tf } = await loadTf();
-      const settings = { ...FAST_SETTINGS, agentKind };
+      // Views from the first label, so the table agent's explanation covers all five coordinates.
+      const settings = { ...FAST_SETTINGS, agentKind, victimViewsMinLabels: 0 };
       const p = new LearnedPolicy({ capacity: 60, unit: 'objects', tf, settings });
       const trace = syntheticTrace(8_000);
       trace.forEach((r) => p.access(r));
