@@ -42,9 +42,9 @@ import {
 
 export const MODEL_FORMAT = 'prescient-eviction-model';
 /**
- * Written since the tabular agent's views (`victimTable.views`); version 2 files (a table
- * without views, or the network agent) and version 1 files (always a network agent) are still
- * read.
+ * Written for a model whose tabular agent carries its views (`victimTable.views`); a model
+ * without them (a table alone, or the network agent) is written as version 2, which older builds
+ * read. Versions 1 (always a network agent), 2 and 3 are read.
  */
 export const MODEL_FORMAT_VERSION = 3;
 const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3];

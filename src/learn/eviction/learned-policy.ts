@@ -16,6 +16,9 @@
  *   is the logit of P(not requested within B = `tableHorizonT`·T) for its cell of (idle time,
  *   access count, last gap), counted online from every sampled candidate of every main-cache
  *   eviction (full information: each candidate's return within B is observed, chosen or not).
+ *   Two more views of a key (its mean gap, and its last gap minus its idle time) are counted
+ *   the same way in tables of their own, and once the table has `victimViewsMinLabels` labels
+ *   the value adds their logits (`victimViews`; docs/learning.md, "Three views of a key").
  *   The victim is the candidate of highest value, the least recently used within a cell. It
  *   replaced the network agent below as the default (docs/learning.md, "The tabular agent").
  * - **Network agent** (`agentKind: 'network'`): Q(c) = E[reward | features] is fitted by

@@ -20,6 +20,9 @@
  * closed 26.5 % against 23.9 % over three seeds, docs/learning.md). Networks given the table's
  * value as an extra input, or trained on its residual, did worse than the table alone.
  *
+ * The agent can also count two more views of a key ({@link VICTIM_TABLE_VIEWS}), each in a
+ * learner of its own; its value then adds their logits ({@link stateScore}).
+ *
  * The same learner, with the same cells, is the learned policy's admission table (P(a key leaving
  * probation is back within A), ./learned-policy.ts), and with one cell the admission bar (the
  * decayed share of main-cache victims back within A).
@@ -121,7 +124,7 @@ export function cellScore(logits: Float64Array, cell: number, idleX: number): nu
   return logits[cell]! + RECENCY_TIE_BREAK * idleX;
 }
 
-/** `due` bins: unknown gap, then last gap − idle (in T) ≤ −4, ≤ −1, ≤ 0, ≤ ½, ≤ 1, ≤ 2, ≤ 4, more. */
+/** `due` bins: unknown gap, then last gap − idle (in T) ≤ −4, −1, 0, ½, 1, 2, 4, and more. */
 const DUE_UPPER = [-4, -1, 0, 0.5, 1, 2, 4];
 
 /**
@@ -193,8 +196,9 @@ export function tableValue(
   offset: number,
   missingGapT: number,
 ): number {
-  if (t.views === undefined)
+  if (t.views === undefined) {
     return cellScore(t.logits, victimCell(x, offset, missingGapT), x[offset]!);
+  }
   stateCoordinates(x, offset, missingGapT, stateScratch);
   return stateScore(t, stateScratch, x[offset]!);
 }
