@@ -273,7 +273,8 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     expect(hitRefusals.at(-1)!.text).toContain('hit there 1×');
 
     // Where the main cache's victims are hot keys due back soon (syntheticTrace, with the victim
-    // table alone: its views, the default, spare most hot keys and the bar falls to about 0.2),
+    // table alone: with its views counted from the first label the agent spares most hot keys
+    // and the bar falls to about 0.2; this short trace never reaches the views' default 65,536),
     // the table refuses the one-shot and warm keys: each refusal is explained by the table's
     // P(back within A) under the bar, with exact Shapley attributions over the table's state.
     const hot = run(syntheticTrace(24_000, 11, 60), {
