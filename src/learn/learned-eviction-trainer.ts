@@ -41,7 +41,7 @@ import {
 } from './eviction/learned-policy.js';
 import { AGENT_FEATURE_NAMES } from './eviction/features.js';
 import type { EvictionModel } from './eviction/scorer.js';
-import { VICTIM_STATE_COORDINATES } from './eviction/victim-table.js';
+import { tableCoordinates } from './eviction/victim-table.js';
 import type { TrainedEvictionModel } from './model-files.js';
 import type { Tf } from './tf.js';
 
@@ -321,7 +321,7 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
         // What the agent reads: the tabular agent's state, or the network agent's inputs.
         features:
           current.model.victimTable !== undefined
-            ? VICTIM_STATE_COORDINATES.slice(0, 3 + (current.model.victimTable.views?.length ?? 0))
+            ? tableCoordinates(current.model.victimTable)
             : [...AGENT_FEATURE_NAMES],
         metrics: {
           requests: n.modelRequests,

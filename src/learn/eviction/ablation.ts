@@ -62,17 +62,22 @@ abstract class FutureReading extends LearnedPolicy {
   protected nextRequest(key: string): number {
     return this.nextAt.get(key) ?? Infinity;
   }
+
+  /** Index of the candidate whose next request is farthest (the first of equals). */
+  protected farthest(candidates: readonly { readonly key: string }[]): number {
+    let best = 0;
+    for (let i = 1; i < candidates.length; i++) {
+      if (this.nextRequest(candidates[i]!.key) > this.nextRequest(candidates[best]!.key)) best = i;
+    }
+    return best;
+  }
 }
 
 export class OracleVictimAblation extends FutureReading {
   override readonly id: string = ORACLE_VICTIM_ID;
 
   protected override victimOverride(candidates: readonly { readonly key: string }[]): number {
-    let best = 0;
-    for (let i = 1; i < candidates.length; i++) {
-      if (this.nextRequest(candidates[i]!.key) > this.nextRequest(candidates[best]!.key)) best = i;
-    }
-    return best;
+    return this.farthest(candidates);
   }
 }
 
@@ -105,17 +110,14 @@ export class OracleLabelAblation extends FutureReading {
     const B = this.horizonT * this.timeScaleRequests;
     let best = -1;
     let bestValue = -Infinity;
-    let farthest = 0;
     for (let i = 0; i < candidates.length; i++) {
-      const next = this.nextRequest(candidates[i]!.key);
-      if (next > this.nextRequest(candidates[farthest]!.key)) farthest = i;
-      if (next - this.nowTick <= B) continue;
+      if (this.nextRequest(candidates[i]!.key) - this.nowTick <= B) continue;
       const v = this.candidateValue(i);
       if (v > bestValue) {
         bestValue = v;
         best = i;
       }
     }
-    return best >= 0 ? best : farthest;
+    return best >= 0 ? best : this.farthest(candidates);
   }
 }

@@ -37,6 +37,7 @@ import {
   idleBinStart,
   stateCoordinates,
   stateScore,
+  tableCoordinates,
   VICTIM_STATE_COORDINATES,
   type VictimTable,
 } from './victim-table.js';
@@ -249,7 +250,7 @@ function explainCell(
   const coords = new Int32Array(VICTIM_STATE_COORDINATES.length);
   stateCoordinates(x, 0, clock.missingGapT, coords);
   const sh = tableShapley(table, coords, x[0]!);
-  const names = VICTIM_STATE_COORDINATES.slice(0, sh.attributions.length);
+  const names = tableCoordinates(table);
   const attributions: Record<string, number> = {};
   names.forEach((name, i) => (attributions[name] = sh.attributions[i]!));
   const inputs: Record<string, number> = {};

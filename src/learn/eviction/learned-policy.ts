@@ -1294,10 +1294,7 @@ export class LearnedPolicy implements EvictionPolicy {
         ...(this.viewsInUse(this.table) === undefined
           ? {}
           : {
-              views: this.viewTables.map((v) => ({
-                logits: Float64Array.from(v.logits),
-                baselineCell: v.baselineCell(),
-              })),
+              views: this.viewTables.map((v) => v.snapshot()),
             }),
       };
       this.model = { predictor, victimTable, version: this.retrains };

@@ -53,6 +53,13 @@ export const VICTIM_TABLE_VIEWS = ['meanGap', 'due'] as const;
 /** Every coordinate: the base state's three, then one per extra view ({@link stateCoordinates}). */
 export const VICTIM_STATE_COORDINATES = [...VICTIM_TABLE_STATE, ...VICTIM_TABLE_VIEWS] as const;
 
+/** The coordinates table `t` reads: the base state's three, then one per view it carries. */
+export function tableCoordinates(
+  t: Pick<VictimTable, 'views'>,
+): (typeof VICTIM_STATE_COORDINATES)[number][] {
+  return VICTIM_STATE_COORDINATES.slice(0, VICTIM_TABLE_STATE.length + (t.views?.length ?? 0));
+}
+
 /**
  * Weight of the recency tie-break in a key's score: many keys share a cell, and among them the
  * least recently used goes first, so the score is the cell's value plus this × log1p(idle / T)
@@ -115,15 +122,6 @@ export function coordinatesOf(cell: number): [number, number, number] {
   ];
 }
 
-/**
- * A key's score from its cell's logit and its idle feature log1p(idle / T): the logit plus the
- * recency tie-break ({@link RECENCY_TIE_BREAK}). The one definition the policy, `scoreKey` and
- * the explanations share.
- */
-export function cellScore(logits: Float64Array, cell: number, idleX: number): number {
-  return logits[cell]! + RECENCY_TIE_BREAK * idleX;
-}
-
 /** `due` bins: unknown gap, then last gap − idle (in T) ≤ −4, −1, 0, ½, 1, 2, 4, and more. */
 const DUE_UPPER = [-4, -1, 0, 0.5, 1, 2, 4];
 
@@ -164,8 +162,10 @@ export function viewCellOf(c: ArrayLike<number>, k: number): number {
 }
 
 /**
- * A key's score at state coordinates `c` (length 3 without views, 5 with): the base table's
- * logit plus each view's, plus the recency tie-break. {@link cellScore} when `t` has no views.
+ * A key's score at state coordinates `c` (length 3 without views, 5 with) and idle feature
+ * log1p(idle / T): the base table's logit plus each view's, plus the recency tie-break
+ * ({@link RECENCY_TIE_BREAK}). The one definition the policy, `scoreKey` and the explanations
+ * share.
  */
 export function stateScore(
   t: { readonly logits: Float64Array; readonly views?: VictimTable['views'] },
@@ -189,16 +189,13 @@ export function victimCell(x: ArrayLike<number>, offset: number, missingGapT: nu
   return cellOf(coords);
 }
 
-/** The score ({@link cellScore}) of base features at `x[offset..]`. */
+/** The score ({@link stateScore}) of base features at `x[offset..]`. */
 export function tableValue(
   t: VictimTable,
   x: ArrayLike<number>,
   offset: number,
   missingGapT: number,
 ): number {
-  if (t.views === undefined) {
-    return cellScore(t.logits, victimCell(x, offset, missingGapT), x[offset]!);
-  }
   stateCoordinates(x, offset, missingGapT, stateScratch);
   return stateScore(t, stateScratch, x[offset]!);
 }
@@ -300,20 +297,11 @@ export class VictimTableLearner {
 
   /** A copy of the current table, for a model. */
   snapshot(): VictimTable {
-    return {
-      horizonT: this.horizonT,
-      logits: Float64Array.from(this.logits),
-      baselineCell: this.baselineCell(),
-    };
-  }
-
-  /** The most populated cell. */
-  baselineCell(): number {
     let baselineCell = 0;
     for (let c = 1; c < this.cells; c++) {
       if (this.total[c]! > this.total[baselineCell]!) baselineCell = c;
     }
-    return baselineCell;
+    return { horizonT: this.horizonT, logits: Float64Array.from(this.logits), baselineCell };
   }
 
   private add(cell: number, back: boolean): void {
