@@ -1,7 +1,7 @@
 import {
   ACCESS_BINS,
   GAP_BINS,
-  idleBinStart,
+  idleBinCentre,
   RECENCY_TIE_BREAK,
 } from '../../src/learn/eviction/victim-table.js';
 import { describe, expect, it } from 'vitest';
@@ -236,14 +236,18 @@ describe('learned eviction: fallback, predictor, explanations', () => {
       });
       let hits = 0;
       let late = 0;
+      let lateHot = 0;
       trace.forEach((r, i) => {
         const hit = p.access(r);
         hits += hit ? 1 : 0;
-        if (i >= trace.length / 2) late += hit ? 1 : 0;
+        if (i >= trace.length / 2 && hit) {
+          late++;
+          if (r.key.startsWith('hot-')) lateHot++;
+        }
       });
       const refusals = p.decisions.filter((d) => d.inputs['admissionBar'] !== undefined);
       p.dispose();
-      return { hits, late, refusals, learnedPromotions: p.learnedPromotions };
+      return { hits, late, lateHot, refusals, learnedPromotions: p.learnedPromotions };
     };
     const table = run(pairs, { admissionAgent: 'table' });
     const predictor = run(pairs, { admissionAgent: 'predictor' });
@@ -266,7 +270,14 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     }
     const judged = run(taps, { admissionAgent: 'table' });
     const promoted = run(taps, { admissionAgent: 'table', admitHitsByTable: false });
-    expect(judged.late).toBe((2 / 3) * (taps.length / 2)); // every hot and every second tap hit
+    // Every second tap hits (each tap is refused once it leaves probation, and its second request
+    // comes while it is still there). The hot keys hit but for at most 2 % of their requests: a
+    // hot key is due back after 2.4 T, beyond the victim table's horizon of 1 T, so when a key is
+    // promoted the agent may take a hot key as its victim (52 of the 4,000 hot requests of the
+    // second half missed once the table was read between idle bins; none before).
+    const lateRequests = taps.length / 2;
+    expect(judged.late - judged.lateHot).toBe((1 / 3) * lateRequests);
+    expect(judged.lateHot).toBeGreaterThanOrEqual(0.98 * (1 / 3) * lateRequests);
     expect(promoted.late).toBeLessThan(0.9 * judged.late);
     const hitRefusals = judged.refusals.filter((d) => d.inputs['probationHits']! > 0);
     expect(hitRefusals.length).toBeGreaterThan(1000);
@@ -293,8 +304,10 @@ describe('learned eviction: fallback, predictor, explanations', () => {
       const sum = Object.values(d.attributions).reduce((a, b) => a + b, 0);
       expect(sum).toBeCloseTo(d.score - d.inputs['baselineScore']!, 9);
     }
-    // The bar is the measured share of victims back within A: here high (hot keys).
-    expect(byTable.at(-1)!.inputs['admissionBar']!).toBeGreaterThan(0.5);
+    // The bar is the measured share of victims back within A: here high (hot keys). It read
+    // above 0.5 before the victim table was read between idle bins, 0.39 since: the agent
+    // spares more of the hot keys.
+    expect(byTable.at(-1)!.inputs['admissionBar']!).toBeGreaterThan(0.3);
   });
 
   it('integrated gradients are complete: attributions sum to f(x) − f(baseline) within 1 %', async () => {
@@ -343,7 +356,7 @@ describe('learned eviction: fallback, predictor, explanations', () => {
               0,
             ) +
             RECENCY_TIE_BREAK *
-              idleBinStart(Math.floor(t!.baselineCell / (ACCESS_BINS * GAP_BINS)));
+              idleBinCentre(Math.floor(t!.baselineCell / (ACCESS_BINS * GAP_BINS)));
       if (agentKind === 'table') expect(t!.views?.length).toBe(2);
       expect(model.agent === undefined).toBe(agentKind === 'table');
       let checked = 0;

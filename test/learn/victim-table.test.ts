@@ -11,9 +11,12 @@ import {
   cellCoordinates,
   LabelSlot,
   cellOf,
-  idleBinStart,
+  coordinatesOf,
+  IDLE_BINS,
+  idleBinCentre,
   RECENCY_TIE_BREAK,
   stateCoordinates,
+  stateScore,
   type TableLogged,
   VICTIM_TABLE_CELLS,
   VictimTableLearner,
@@ -119,6 +122,36 @@ describe('tabular eviction agent', () => {
     expect(at([2], 62).slice(3)).toEqual([1, 1]);
   });
 
+  it('reads the value linearly in idle time between the centres of neighbouring idle bins', () => {
+    // Base logits 1.5 · idle bin; each view's logits 0.5 · idle bin, so the sum is 2.5 · bin.
+    const byIdle = (k: number) =>
+      new Float64Array(VICTIM_TABLE_CELLS).map((_, c) => k * coordinatesOf(c)[0]);
+    const t = {
+      logits: byIdle(1.5),
+      views: [
+        { logits: byIdle(0.5), baselineCell: 0 },
+        { logits: byIdle(0.5), baselineCell: 0 },
+      ],
+    };
+    const score = (bin: number, idleX: number) =>
+      stateScore(t, [bin, 2, 3, 4, 5], idleX) - RECENCY_TIE_BREAK * idleX;
+    // log1p(idle / T) where the bins' log2 scale reads `pos` (bin b spans [b, b + 1)).
+    const at = (pos: number) => Math.log1p((2 ** pos - 1) / 4);
+    for (let b = 0; b < IDLE_BINS; b++) {
+      expect(at(b + 0.5)).toBeCloseTo(idleBinCentre(b), 12);
+      expect(score(b, idleBinCentre(b))).toBeCloseTo(2.5 * b, 12);
+    }
+    // A quarter of a bin past the centre of bin 3: a quarter of the way to bin 4's value.
+    expect(score(3, at(3.75))).toBeCloseTo(2.5 * 3.25, 12);
+    expect(score(3, at(3.25))).toBeCloseTo(2.5 * 2.75, 12);
+    // Continuous at a bin edge, read from either side.
+    expect(score(4, at(4))).toBeCloseTo(2.5 * 3.5, 12);
+    expect(score(3, at(4 - 1e-9))).toBeCloseTo(2.5 * 3.5, 6);
+    // Nothing to read beyond the first bin's centre nor the last's.
+    expect(score(0, at(0.1))).toBeCloseTo(0, 12);
+    expect(score(IDLE_BINS - 1, at(IDLE_BINS + 3))).toBeCloseTo(2.5 * (IDLE_BINS - 1), 12);
+  });
+
   it("Shapley attributions over five coordinates with the views: complete, and a view's own coordinate gets its part", () => {
     const rnd = mulberry32(5);
     const zero = new Float64Array(VICTIM_TABLE_CELLS);
@@ -135,7 +168,7 @@ describe('tabular eviction agent', () => {
     };
     for (let n = 0; n < 20; n++) {
       const coords = [12, 6, 9, 9, 9].map((bins) => Math.floor(rnd() * bins));
-      const sh = tableShapley(table, coords, idleBinStart(coords[0]!));
+      const sh = tableShapley(table, coords, idleBinCentre(coords[0]!));
       expect(sh.attributions).toHaveLength(5);
       expect(sh.completenessError).toBeLessThan(1e-12);
       expect(sh.attributions[4]).toBeCloseTo(0.3 * (coords[4]! - 2), 12);
@@ -155,17 +188,18 @@ describe('tabular eviction agent', () => {
     const table = { horizonT: 1, logits, baselineCell: cellOf([1, 1, 1]) };
     for (let n = 0; n < 50; n++) {
       const coords = [Math.floor(rnd() * 12), Math.floor(rnd() * 6), Math.floor(rnd() * 9)];
-      const idleX = idleBinStart(coords[0]!) + 0.1 * rnd();
+      // At its bin's centre the score is the cell's value (no interpolation: a test below).
+      const idleX = idleBinCentre(coords[0]!);
       const sh = tableShapley(table, coords, idleX);
       expect(sh.fx).toBe(logits[cellOf(coords)]! + RECENCY_TIE_BREAK * idleX);
-      expect(sh.fBaseline).toBe(logits[cellOf([1, 1, 1])]! + RECENCY_TIE_BREAK * idleBinStart(1));
+      expect(sh.fBaseline).toBe(logits[cellOf([1, 1, 1])]! + RECENCY_TIE_BREAK * idleBinCentre(1));
       expect(sh.completenessError).toBeLessThan(1e-12);
       expect(sh.attributions[2]).toBeCloseTo(0, 12);
       // Idle alone, with accesses at the baseline: 0.4·Δi + 0.05·Δi·1 plus half the interaction.
       const di = coords[0]! - 1;
       const da = coords[1]! - 1;
-      // ... and the recency tie-break's difference from the baseline bin's start.
-      const tieBreak = RECENCY_TIE_BREAK * (idleX - idleBinStart(1));
+      // ... and the recency tie-break's difference from the baseline bin's centre.
+      const tieBreak = RECENCY_TIE_BREAK * (idleX - idleBinCentre(1));
       expect(sh.attributions[0]).toBeCloseTo(0.4 * di + 0.05 * di + 0.025 * di * da + tieBreak, 10);
     }
   });

@@ -34,7 +34,7 @@ import {
 import {
   cellOf,
   coordinatesOf,
-  idleBinStart,
+  idleBinCentre,
   stateCoordinates,
   stateScore,
   tableCoordinates,
@@ -117,7 +117,7 @@ function popcount(mask: number): number {
 /**
  * Exact Shapley values of a table's score at state coordinates `coords` (and idle feature
  * `idleX`, for the recency tie-break) against a typical candidate: the base table's most
- * populated cell for idle time, access count and last gap (where idle is the start of that
+ * populated cell for idle time, access count and last gap (where idle is the centre of that
  * cell's idle bin), and each extra view's most populated cell for that view's coordinate. The
  * players are the coordinates the table reads (3, or 5 with its two views); all 2^n coalitions
  * are evaluated, so the attributions add up to f(x) − f(baseline) exactly.
@@ -126,6 +126,8 @@ export function tableShapley(
   t: VictimTable,
   coords: ArrayLike<number>,
   idleX: number,
+  /** As {@link stateScore}'s: false for the admission table, which decides by its cell. */
+  betweenBins = true,
 ): TableShapley {
   const views = t.views ?? [];
   const n = 3 + views.length;
@@ -133,12 +135,12 @@ export function tableShapley(
     ...coordinatesOf(t.baselineCell),
     ...views.map((v) => coordinatesOf(v.baselineCell)[2]),
   ];
-  const baseIdleX = idleBinStart(base[0]!);
+  const baseIdleX = idleBinCentre(base[0]!);
   const c = new Int32Array(n);
   // f(S): the score with the coordinates in S (bit j) from the key, the others from the baseline.
   const f = (mask: number): number => {
     for (let j = 0; j < n; j++) c[j] = (mask >> j) & 1 ? coords[j]! : base[j]!;
-    return stateScore(t, c, mask & 1 ? idleX : baseIdleX);
+    return stateScore(t, c, mask & 1 ? idleX : baseIdleX, betweenBins);
   };
   const full = (1 << n) - 1;
   const values = new Float64Array(full + 1);
@@ -237,6 +239,7 @@ function explainCell(
   table: VictimTable,
   x: Float64Array,
   clock: FeatureClock,
+  betweenBins: boolean,
 ): {
   sh: TableShapley;
   attributions: Record<string, number>;
@@ -249,7 +252,7 @@ function explainCell(
 } {
   const coords = new Int32Array(VICTIM_STATE_COORDINATES.length);
   stateCoordinates(x, 0, clock.missingGapT, coords);
-  const sh = tableShapley(table, coords, x[0]!);
+  const sh = tableShapley(table, coords, x[0]!, betweenBins);
   const names = tableCoordinates(table);
   const attributions: Record<string, number> = {};
   names.forEach((name, i) => (attributions[name] = sh.attributions[i]!));
@@ -269,7 +272,7 @@ function explainTable(
   x: Float64Array,
   clock: FeatureClock,
 ): EvictionDecision {
-  const { sh, attributions, inputs, idleT, requests, names } = explainCell(table, x, clock);
+  const { sh, attributions, inputs, idleT, requests, names } = explainCell(table, x, clock, true);
   const logit = clampLogit(mlpForward(model.predictor, x, 0));
   inputs['popularityLogit'] = logit;
   const p = (z: number) => sigmoid(z).toFixed(2);
@@ -302,7 +305,7 @@ export function explainAdmission(
   bar: number,
   hits = 0,
 ): EvictionDecision {
-  const { sh, attributions, inputs, idleT, requests, names } = explainCell(table, x, clock);
+  const { sh, attributions, inputs, idleT, requests, names } = explainCell(table, x, clock, false);
   const pBack = 1 - sigmoid(sh.fx);
   inputs['pBack'] = pBack;
   inputs['admissionBar'] = bar;
