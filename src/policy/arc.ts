@@ -54,15 +54,15 @@ export class ArcPolicy implements EvictionPolicy {
   }
 
   has(key: string): boolean {
-    const s = this.t.index.get(key);
-    return s !== undefined && this.t.tag[s]! <= T2;
+    const s = this.t.slotOf(key);
+    return s !== -1 && this.t.tag[s]! <= T2;
   }
 
   access(req: CacheRequest): boolean {
     const t = this.t;
-    const s = t.index.get(req.key);
-    const tag = s === undefined ? 0 : t.tag[s]!;
-    if (s !== undefined && (tag === T1 || tag === T2)) {
+    const s = t.lookup(req.key, req.keyId);
+    const tag = s === -1 ? 0 : t.tag[s]!;
+    if (s !== -1 && (tag === T1 || tag === T2)) {
       // Case I: hit; to the MRU end of T2.
       if (tag === T1) {
         this.t1.remove(s);
@@ -76,7 +76,7 @@ export class ArcPolicy implements EvictionPolicy {
     const w = this.bytes ? req.sizeBytes : 1;
     if (w > this.c) return false;
     const c = this.c;
-    if (s !== undefined) {
+    if (s !== -1) {
       // Cases II and III: ghost hit. Adapt p, make room, fetch into T2.
       const inB2 = tag === B2;
       if (!inB2) {
@@ -114,7 +114,7 @@ export class ArcPolicy implements EvictionPolicy {
       while (total() + w > 2 * c && this.b1.length > 0) this.drop(this.b1);
     }
     while (this.used + w > c) this.replace(false);
-    const n = t.alloc(req.key, w);
+    const n = t.alloc(req.key, w, req.keyId);
     t.tag[n] = T1;
     this.t1.pushFront(n);
     this.trimGhosts();

@@ -42,7 +42,7 @@ export class BeladyPolicy implements EvictionPolicy {
   }
 
   has(key: string): boolean {
-    return this.t.index.has(key);
+    return this.t.slotOf(key) !== -1;
   }
 
   access(req: CacheRequest): boolean {
@@ -56,15 +56,15 @@ export class BeladyPolicy implements EvictionPolicy {
     const far = nextVtime < 0 ? NEVER : nextVtime;
     const t = this.t;
     const heap = this.heap;
-    const s = t.index.get(req.key);
-    if (s !== undefined) {
+    const s = t.lookup(req.key, req.keyId);
+    if (s !== -1) {
       heap.primary[s] = -far;
       heap.update(s);
       return true;
     }
     const w = this.bytes ? req.sizeBytes : 1;
     if (w > this.capacity) return false;
-    const n = t.alloc(req.key, w);
+    const n = t.alloc(req.key, w, req.keyId);
     heap.ensure(n);
     heap.primary[n] = -far;
     // Ties (several never requested again): evict the older admission first.

@@ -25,6 +25,14 @@ export interface CacheRequest {
    * present only when the simulator runs a policy with `usesFuture`.
    */
   readonly nextAccessVtime?: number;
+  /**
+   * A dense non-negative integer naming `key` within one replay: the same key always has the
+   * same id and different keys different ids (0 … distinct keys − 1). Set by the simulator when
+   * it replays a loaded trace, whose keys are already interned; policies may index arrays by it
+   * instead of hashing `key` (`SlotTable` does). Absent on streamed and live requests: a policy
+   * must then work from `key` alone, and one policy instance must not see ids from two replays.
+   */
+  readonly keyId?: number;
 }
 
 export interface PolicyOptions {

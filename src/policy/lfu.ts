@@ -37,14 +37,14 @@ export class LfuPolicy implements EvictionPolicy {
   }
 
   has(key: string): boolean {
-    return this.t.index.has(key);
+    return this.t.slotOf(key) !== -1;
   }
 
   access(req: CacheRequest): boolean {
     const t = this.t;
     const heap = this.heap;
-    const s = t.index.get(req.key);
-    if (s !== undefined) {
+    const s = t.lookup(req.key, req.keyId);
+    if (s !== -1) {
       const f = ++t.aux[s]!;
       heap.primary[s] = this.age + f;
       heap.secondary[s] = req.vtime;
@@ -61,7 +61,7 @@ export class LfuPolicy implements EvictionPolicy {
       t.release(v);
       this.evictions++;
     }
-    const n = t.alloc(req.key, w);
+    const n = t.alloc(req.key, w, req.keyId);
     t.aux[n] = 1;
     heap.ensure(n);
     heap.primary[n] = this.age + 1;

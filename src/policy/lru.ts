@@ -4,8 +4,9 @@
  * floor every other policy is measured against; its stack property and one-pass analysis come
  * from Mattson et al., "Evaluation techniques for storage hierarchies", IBM Systems Journal 1970.
  *
- * A key → slot `Map` plus an intrusive doubly-linked list over typed arrays: O(1) per request,
- * no allocation per request. Bytes mode evicts from the tail until the new object fits; an object
+ * A key → slot index (a {@link SlotTable}: an array by key id when the simulator gives ids,
+ * else a `Map`) plus an intrusive doubly-linked list over typed arrays: O(1) per request, no
+ * allocation per request. Bytes mode evicts from the tail until the new object fits; an object
  * larger than the whole capacity is not admitted.
  */
 import {
@@ -37,12 +38,12 @@ export class LruPolicy implements EvictionPolicy {
   }
 
   has(key: string): boolean {
-    return this.t.index.has(key);
+    return this.t.slotOf(key) !== -1;
   }
 
   access(req: CacheRequest): boolean {
-    const s = this.t.index.get(req.key);
-    if (s !== undefined) {
+    const s = this.t.lookup(req.key, req.keyId);
+    if (s !== -1) {
       this.onHit(s);
       return true;
     }
@@ -52,7 +53,7 @@ export class LruPolicy implements EvictionPolicy {
       this.t.release(this.list.popBack());
       this.evictions++;
     }
-    this.list.pushFront(this.t.alloc(req.key, w));
+    this.list.pushFront(this.t.alloc(req.key, w, req.keyId));
     return false;
   }
 

@@ -42,8 +42,12 @@ export class RedisLruPolicy implements EvictionPolicy {
   private dense = new Int32Array(1024);
   private where = new Int32Array(1024);
   private count = 0;
-  /** Eviction pool, ascending idle time: keys and their idle time when sampled. */
+  /**
+   * Eviction pool, ascending idle time: keys, their key ids (−1 without ids: looked up by key)
+   * and their idle time when sampled.
+   */
   private readonly poolKeys: string[] = [];
+  private readonly poolIds: number[] = [];
   private readonly poolIdle: number[] = [];
   private now = 0;
 
@@ -55,21 +59,21 @@ export class RedisLruPolicy implements EvictionPolicy {
   }
 
   has(key: string): boolean {
-    return this.t.index.has(key);
+    return this.t.slotOf(key) !== -1;
   }
 
   access(req: CacheRequest): boolean {
     const t = this.t;
     this.now = req.vtime;
-    const s = t.index.get(req.key);
-    if (s !== undefined) {
+    const s = t.lookup(req.key, req.keyId);
+    if (s !== -1) {
       this.lastAccess[s] = req.vtime;
       return true;
     }
     const w = this.bytes ? req.sizeBytes : 1;
     if (w > this.capacity) return false;
     while (this.used + w > this.capacity) this.evictOne();
-    const n = t.alloc(req.key, w);
+    const n = t.alloc(req.key, w, req.keyId);
     this.ensure(n);
     this.lastAccess[n] = req.vtime;
     this.where[n] = this.count;
@@ -86,9 +90,10 @@ export class RedisLruPolicy implements EvictionPolicy {
       // key exists, not its idle time).
       while (this.poolKeys.length > 0) {
         const key = this.poolKeys.pop()!;
+        const keyId = this.poolIds.pop()!;
         this.poolIdle.pop();
-        const v = t.index.get(key);
-        if (v === undefined) continue;
+        const v = t.lookup(key, keyId);
+        if (v === -1) continue;
         this.removeDense(v);
         this.used -= t.weight[v]!;
         t.release(v);
@@ -101,14 +106,17 @@ export class RedisLruPolicy implements EvictionPolicy {
   /** Samples {@link REDIS_SAMPLES} cached keys into the pool (Redis `evictionPoolPopulate`). */
   private populate(): void {
     const keys = this.poolKeys;
+    const ids = this.poolIds;
     const idles = this.poolIdle;
     for (let j = 0; j < REDIS_SAMPLES; j++) {
       const s = this.dense[Math.floor(this.random() * this.count)]!;
       const key = this.t.keys[s]!;
+      const keyId = this.t.idOf(s);
       const idle = this.now - this.lastAccess[s]!;
       const existing = keys.indexOf(key);
       if (existing !== -1) {
         keys.splice(existing, 1);
+        ids.splice(existing, 1);
         idles.splice(existing, 1);
       }
       // First position whose idle time is not below ours.
@@ -118,10 +126,12 @@ export class RedisLruPolicy implements EvictionPolicy {
         // Full: not idler than anything → skip; else drop the least idle (position 0).
         if (k === 0) continue;
         keys.shift();
+        ids.shift();
         idles.shift();
         k--;
       }
       keys.splice(k, 0, key);
+      ids.splice(k, 0, keyId);
       idles.splice(k, 0, idle);
     }
   }

@@ -66,15 +66,15 @@ export class S3FifoPolicy implements EvictionPolicy {
   }
 
   has(key: string): boolean {
-    const s = this.t.index.get(key);
-    return s !== undefined && this.t.tag[s] !== GHOST;
+    const s = this.t.slotOf(key);
+    return s !== -1 && this.t.tag[s] !== GHOST;
   }
 
   access(req: CacheRequest): boolean {
     const t = this.t;
-    let s = t.index.get(req.key);
+    const s = t.lookup(req.key, req.keyId);
     let ghostHit = false;
-    if (s !== undefined) {
+    if (s !== -1) {
       if (t.tag[s] !== GHOST) {
         if (t.aux[s]! < MAX_FREQ) t.aux[s]!++;
         return true;
@@ -82,13 +82,12 @@ export class S3FifoPolicy implements EvictionPolicy {
       // Ghost hit: forget the ghost entry; the object goes to main.
       this.ghost.remove(s);
       t.release(s);
-      s = undefined;
       ghostHit = true;
     }
     const w = this.bytes ? req.sizeBytes : 1;
     if (w > this.smallCap) return false;
     while (this.used + w > this.capacity) this.evict();
-    const n = t.alloc(req.key, w);
+    const n = t.alloc(req.key, w, req.keyId);
     if (ghostHit) {
       t.tag[n] = MAIN;
       this.main.pushFront(n);

@@ -39,20 +39,20 @@ export class SievePolicy implements EvictionPolicy {
   }
 
   has(key: string): boolean {
-    return this.t.index.has(key);
+    return this.t.slotOf(key) !== -1;
   }
 
   access(req: CacheRequest): boolean {
     const t = this.t;
-    const s = t.index.get(req.key);
-    if (s !== undefined) {
+    const s = t.lookup(req.key, req.keyId);
+    if (s !== -1) {
       t.aux[s] = 1;
       return true;
     }
     const w = this.bytes ? req.sizeBytes : 1;
     if (w > this.capacity) return false;
     while (this.queue.weight + w > this.capacity) this.evict();
-    this.queue.pushFront(t.alloc(req.key, w));
+    this.queue.pushFront(t.alloc(req.key, w, req.keyId));
     return false;
   }
 

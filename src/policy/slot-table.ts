@@ -1,18 +1,40 @@
 /**
  * @module policy/slot-table
  * Shared plumbing of the eviction policies, built for replay speed (millions of requests a
- * second): a key → slot `Map` over parallel typed arrays, intrusive doubly-linked lists that
+ * second): a key → slot index over parallel typed arrays, intrusive doubly-linked lists that
  * thread those slots (a slot sits in at most one list at a time), an indexed binary min-heap over
  * slots, and a seeded PRNG. Same idea as libCacheSim's `cache_obj_t` pool with list pointers:
- * one hash lookup per request, no allocation per request.
+ * one index lookup per request, no allocation per request.
+ *
+ * The index has two modes. Requests that carry a dense key id ({@link CacheRequest.keyId}, set by
+ * the simulator replaying a loaded trace) are looked up in a growable `Int32Array` id → slot: an
+ * array read instead of hashing a string, which was most of the time of an LRU replay. Requests
+ * without one (the streaming simulator, the engine) use a `Map` key → slot. The first admission
+ * picks the mode; a request without an id arriving in id mode moves the table to the `Map` for
+ * good (rebuilt from the resident keys), so a caller that mixes the two stays correct, only
+ * slower.
  */
 import type { CacheRequest, PolicyOptions } from './eviction-policy.js';
 
 const INITIAL_SLOTS = 1024;
+/** "No key id": the key is looked up by string. */
+const NO_ID = -1;
+
+const UNDECIDED = 0;
+const BY_ID = 1;
+const BY_KEY = 2;
+type IndexMode = typeof UNDECIDED | typeof BY_ID | typeof BY_KEY;
 
 /** Key ↔ slot table with per-slot weight, list links and two small per-policy fields. */
 export class SlotTable {
-  readonly index = new Map<string, number>();
+  /** Key → slot, in key mode. */
+  private readonly index = new Map<string, number>();
+  /** Key id → slot (−1: absent), in id mode; grows to the largest id seen. */
+  private slotById = new Int32Array(0);
+  /** Slot → key id, in id mode. */
+  private idBySlot: Int32Array;
+  private mode: IndexMode = UNDECIDED;
+  /** Key of each live slot (undefined once released), in both modes. */
   keys: (string | undefined)[] = [];
   /** Weight charged against the capacity: 1 (objects) or bytes. */
   weight: Float64Array;
@@ -34,19 +56,53 @@ export class SlotTable {
     this.tag = new Uint8Array(n);
     this.aux = new Int32Array(n);
     this.free = new Int32Array(n);
+    this.idBySlot = new Int32Array(n);
   }
 
   get capacity(): number {
     return this.weight.length;
   }
 
-  /** Slot of `key`, or −1. */
-  slotOf(key: string): number {
+  /** Live slots (allocated, not yet released). */
+  get size(): number {
+    return this.highWater - this.freeCount;
+  }
+
+  /**
+   * Slot of the key, or −1: by `keyId` when given (a {@link CacheRequest.keyId}) and the table
+   * is in id mode, else by `key`. The hot path of every policy.
+   */
+  lookup(key: string, keyId: number = NO_ID): number {
+    if (this.mode === BY_ID) {
+      if (keyId >= 0) {
+        const byId = this.slotById;
+        return keyId < byId.length ? byId[keyId]! : -1;
+      }
+      this.useKeys();
+    }
     const s = this.index.get(key);
     return s === undefined ? -1 : s;
   }
 
-  alloc(key: string, weight: number): number {
+  /**
+   * Slot of `key`, or −1, from the string alone (`EvictionPolicy.has`): a `Map` lookup in key
+   * mode, a scan of the slots in id mode, where the table keeps no string index (`has` serves
+   * tests and diagnostics, not the replay loop).
+   */
+  slotOf(key: string): number {
+    if (this.mode !== BY_ID) return this.lookup(key);
+    return this.keys.indexOf(key);
+  }
+
+  /** Key id of a live slot, or −1 in key mode (to look it up again with {@link lookup}). */
+  idOf(s: number): number {
+    return this.mode === BY_ID ? this.idBySlot[s]! : NO_ID;
+  }
+
+  /** Takes a slot for `key` (not in the table), indexed by `keyId` when given. */
+  alloc(key: string, weight: number, keyId: number = NO_ID): number {
+    if (this.mode === UNDECIDED) this.mode = keyId >= 0 ? BY_ID : BY_KEY;
+    else if (this.mode === BY_ID && keyId < 0) this.useKeys();
     let s: number;
     if (this.freeCount > 0) {
       s = this.free[--this.freeCount]!;
@@ -54,7 +110,13 @@ export class SlotTable {
       if (this.highWater === this.weight.length) this.grow();
       s = this.highWater++;
     }
-    this.index.set(key, s);
+    if (this.mode === BY_ID) {
+      if (keyId >= this.slotById.length) this.growIds(keyId);
+      this.slotById[keyId] = s;
+      this.idBySlot[s] = keyId;
+    } else {
+      this.index.set(key, s);
+    }
     this.keys[s] = key;
     this.weight[s] = weight;
     this.prev[s] = -1;
@@ -65,10 +127,32 @@ export class SlotTable {
   }
 
   release(s: number): void {
-    const key = this.keys[s];
-    if (key !== undefined) this.index.delete(key);
+    if (this.mode === BY_ID) {
+      this.slotById[this.idBySlot[s]!] = -1;
+    } else {
+      const key = this.keys[s];
+      if (key !== undefined) this.index.delete(key);
+    }
     this.keys[s] = undefined;
     this.free[this.freeCount++] = s;
+  }
+
+  /** Leaves id mode for good: the `Map` is rebuilt from the live slots' keys. */
+  private useKeys(): void {
+    this.mode = BY_KEY;
+    this.slotById = new Int32Array(0);
+    for (let s = 0; s < this.highWater; s++) {
+      const key = this.keys[s];
+      if (key !== undefined) this.index.set(key, s);
+    }
+  }
+
+  private growIds(keyId: number): void {
+    let n = Math.max(this.slotById.length, this.weight.length);
+    while (n <= keyId) n *= 2;
+    const b = new Int32Array(n).fill(-1);
+    b.set(this.slotById);
+    this.slotById = b;
   }
 
   private grow(): void {
@@ -88,6 +172,7 @@ export class SlotTable {
     this.next = g32(this.next);
     this.aux = g32(this.aux);
     this.free = g32(this.free);
+    this.idBySlot = g32(this.idBySlot);
     const tag = new Uint8Array(n);
     tag.set(this.tag);
     this.tag = tag;

@@ -139,15 +139,15 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   }
 
   has(key: string): boolean {
-    return this.t.index.has(key);
+    return this.t.slotOf(key) !== -1;
   }
 
   access(req: CacheRequest): boolean {
     const t = this.t;
     const key = req.key;
     this.sketch.increment(hashKey(key));
-    const s = t.index.get(key);
-    if (s !== undefined) {
+    const s = t.lookup(key, req.keyId);
+    if (s !== -1) {
       const tag = t.tag[s];
       if (tag === WINDOW) {
         this.window.moveToFront(s);
@@ -167,7 +167,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     }
     const w = this.bytes ? req.sizeBytes : 1;
     if (w > this.capacity) return false;
-    const n = t.alloc(key, w);
+    const n = t.alloc(key, w, req.keyId);
     t.tag[n] = WINDOW;
     this.window.pushFront(n);
     // Window overflow: its LRU objects (never the new one) become candidates for main.

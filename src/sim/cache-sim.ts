@@ -11,6 +11,13 @@
  * over the trace loaded into memory ({@link loadTrace}: keys interned to integer ids in an
  * `Int32Array`, one `Map<string, number>` for the interning, one `Int32Array` of next positions).
  *
+ * Replaying a loaded trace ({@link simulateLoaded}), every request also carries its key's interned
+ * id as `keyId`, which the policies' slot tables (`SlotTable`: every baseline, the learned
+ * policy's structure duel) index by instead of hashing the key string, the bulk of an LRU
+ * replay's time. The streaming {@link simulate} gives no ids (it would need the interning `Map`
+ * itself), so policies look keys up by string there, unless it loads the trace for a policy that
+ * reads the future.
+ *
  * Sized traces: a policy in unit 'bytes' charges `sizeBytes`; in unit 'objects' every object
  * weighs 1. Unique bytes (the base of byte capacities) sum each distinct key's FIRST seen size,
  * the size it is first admitted with; a hit keeps the size the object was admitted with.
@@ -212,11 +219,13 @@ export function simulateLoaded(
   const step = Math.max(1, opts.checkpointEvery ?? PROGRESS_EVERY);
   for (let start = 0; start < n; start += step) {
     const end = Math.min(n, start + step);
-    // One loop per request shape keeps the request objects monomorphic.
+    // One loop per request shape keeps the request objects monomorphic. Every request carries
+    // its key's interned id as `keyId`, so policies can skip hashing the key.
     if (next === undefined && timestamps === undefined) {
       for (let i = start; i < end; i++) {
         const sizeBytes = sizes === undefined ? 1 : sizes[i]!;
-        const req: CacheRequest = { key: keys[ids[i]!]!, sizeBytes, vtime: i };
+        const keyId = ids[i]!;
+        const req: CacheRequest = { key: keys[keyId]!, sizeBytes, vtime: i, keyId };
         bytes += sizeBytes;
         if (policy.access(req)) {
           hits++;
@@ -226,7 +235,8 @@ export function simulateLoaded(
     } else {
       for (let i = start; i < end; i++) {
         const sizeBytes = sizes === undefined ? 1 : sizes[i]!;
-        const req = makeRequest(keys[ids[i]!]!, sizeBytes, i, timestamps?.[i], next?.[i]);
+        const keyId = ids[i]!;
+        const req = makeRequest(keys[keyId]!, sizeBytes, i, timestamps?.[i], next?.[i], keyId);
         bytes += sizeBytes;
         if (policy.access(req)) {
           hits++;
@@ -295,13 +305,25 @@ export async function simulate(
   return result(vtime, hits, bytes, byteHits, policy.evictions - evictions0, t0);
 }
 
+/** A request of the shape its defined fields call for (`keyId`: {@link simulateLoaded} only). */
 function makeRequest(
   key: string,
   sizeBytes: number,
   vtime: number,
   timestamp: number | undefined,
   nextAccessVtime: number | undefined,
+  keyId?: number,
 ): CacheRequest {
+  if (keyId !== undefined) {
+    if (timestamp === undefined) {
+      return nextAccessVtime === undefined
+        ? { key, sizeBytes, vtime, keyId }
+        : { key, sizeBytes, vtime, nextAccessVtime, keyId };
+    }
+    return nextAccessVtime === undefined
+      ? { key, sizeBytes, vtime, timestamp, keyId }
+      : { key, sizeBytes, vtime, timestamp, nextAccessVtime, keyId };
+  }
   if (timestamp === undefined) {
     return nextAccessVtime === undefined
       ? { key, sizeBytes, vtime }

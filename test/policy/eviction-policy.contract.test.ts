@@ -14,7 +14,14 @@ import {
   type PolicyOptions,
 } from '../../src/policy/eviction-policy.js';
 import { seededRandom } from '../../src/policy/slot-table.js';
-import { computeNextAccess } from '../../src/sim/cache-sim.js';
+import {
+  computeNextAccess,
+  loadTrace,
+  simulate,
+  simulateLoaded,
+  type SimResult,
+} from '../../src/sim/cache-sim.js';
+import type { TraceRequest } from '../../src/sim/trace-reader.js';
 
 interface Req {
   readonly key: string;
@@ -310,4 +317,72 @@ describe('golden traces (hits computed by hand)', () => {
     expect(p.used).toBe(10);
     expect(p.evictions).toBe(2);
   });
+});
+
+/**
+ * Wraps `p` to record its answers and whether each request carried a key id; the policy itself is
+ * what `simulate` / `simulateLoaded` drive.
+ */
+function recording(p: EvictionPolicy) {
+  const hits: boolean[] = [];
+  const withIds: boolean[] = [];
+  const policy: EvictionPolicy = {
+    id: p.id,
+    usesFuture: p.usesFuture,
+    get evictions() {
+      return p.evictions;
+    },
+    get used() {
+      return p.used;
+    },
+    has: (key) => p.has(key),
+    access: (req) => {
+      withIds.push(req.keyId !== undefined);
+      const hit = p.access(req);
+      hits.push(hit);
+      return hit;
+    },
+  };
+  return { policy, hits, withIds };
+}
+
+describe.each(evictionPolicies.ids())('eviction policy %s: key ids change nothing', (id) => {
+  for (const mode of ['objects', 'bytes'] as const) {
+    // More distinct keys than a slot table starts with, so the id → slot array grows. The oracle's
+    // next accesses (1-based) let the ceilings stream too; timestamps in bytes mode give the
+    // simulator's other request shapes.
+    const reqs = randomTrace(6000, 3000, mode === 'objects' ? 1 : 40, 13);
+    const idOf = new Map<string, number>();
+    const ids = Int32Array.from(reqs, (r) => {
+      if (!idOf.has(r.key)) idOf.set(r.key, idOf.size);
+      return idOf.get(r.key)!;
+    });
+    const next = computeNextAccess(ids, idOf.size);
+    const trace: TraceRequest[] = reqs.map((r, i) => ({
+      ...r,
+      ...(mode === 'bytes' ? { timestamp: i } : {}),
+      nextAccessVtime: next[i]! < 0 ? -1 : next[i]! + 1,
+    }));
+    const chunks = [trace.slice(0, 2500), trace.slice(2500)];
+    const capacity = mode === 'objects' ? 60 : 2400;
+
+    it(`${mode}: simulateLoaded (key ids) and simulate (keys) give identical hits`, async () => {
+      const o = { capacity, unit: mode, seed: 5 };
+      const byKey = recording(make(id, o));
+      const byId = recording(make(id, o));
+      const a: SimResult = await simulate(chunks, byKey.policy);
+      const b = simulateLoaded(await loadTrace(chunks), byId.policy);
+      expect(byKey.withIds.some(Boolean)).toBe(false);
+      expect(byId.withIds.every(Boolean)).toBe(true);
+      expect(a.hits).toBeGreaterThan(0);
+      expect(byId.hits).toEqual(byKey.hits);
+      expect([b.hits, b.byteHits, b.evictions]).toEqual([a.hits, a.byteHits, a.evictions]);
+      expect(byId.policy.used).toBe(byKey.policy.used);
+      // `has` by key string agrees in both modes (a scan of the slots in id mode).
+      const keys = [...idOf.keys()];
+      const cached = keys.filter((k) => byKey.policy.has(k));
+      expect(cached.length).toBeGreaterThan(0);
+      expect(keys.filter((k) => byId.policy.has(k))).toEqual(cached);
+    });
+  }
 });

@@ -454,7 +454,10 @@ export interface LearnedMemoryReport {
 }
 
 const ENTRY_BYTES_ESTIMATE = 200;
-/** A shadow key: its Map entry and string reference plus 21 bytes of slot arrays. */
+/**
+ * A shadow key: its Map entry and string reference plus 25 bytes of slot arrays. In a replay with
+ * key ids the shadows index by id instead: 4 bytes per id up to the largest seen, not counted.
+ */
 const DUEL_KEY_BYTES_ESTIMATE = 64;
 const DUEL_LRU_REASON =
   "structure duel: plain LRU's shadow cache is ahead of the probationary structure's, " +
@@ -761,7 +764,7 @@ export class LearnedPolicy implements EvictionPolicy {
     if (!hit) this.admit(e);
     else if (this.bytes) this.evictUntilFits(0);
     if (this.duel !== null) {
-      this.lruMode = this.duel.observe(req.key, req.sizeBytes, hit);
+      this.lruMode = this.duel.observe(req.key, req.sizeBytes, hit, req.keyId);
       this.probationCap = this.lruMode ? 0 : this.fullProbationCap;
     }
     return hit;

@@ -95,14 +95,14 @@ export class MiniCache {
 
   /** Keys held: resident and remembered victims. */
   get keys(): number {
-    return this.t.index.size;
+    return this.t.size;
   }
 
-  /** Replays one request; true on a hit. */
-  access(key: string, size: number): boolean {
+  /** Replays one request (`keyId`: the request's `CacheRequest.keyId`, if any); true on a hit. */
+  access(key: string, size: number, keyId?: number): boolean {
     const now = ++this.tick;
     const t = this.t;
-    let slot = t.slotOf(key);
+    let slot = t.lookup(key, keyId);
     if (slot >= 0) {
       const list = t.tag[slot]! & LIST_MASK;
       const prev = t.aux[slot]!;
@@ -126,7 +126,7 @@ export class MiniCache {
       this.insert(slot, now - prev <= this.admitWindow);
       return false;
     }
-    slot = t.alloc(key, size);
+    slot = t.alloc(key, size, keyId);
     t.aux[slot] = now;
     this.insert(slot, false);
     return false;
@@ -253,15 +253,16 @@ export class StructureDuel {
 
   /**
    * Replays a request the real cache has just served (`realHit`) into the minis when its key is
-   * sampled; returns whether LRU's structure is to be used from the next request on.
+   * sampled; returns whether LRU's structure is to be used from the next request on. `keyId` is
+   * the request's `CacheRequest.keyId`, if any.
    */
-  observe(key: string, size: number, realHit: boolean): boolean {
+  observe(key: string, size: number, realHit: boolean, keyId?: number): boolean {
     if (this.o.rate < 1 && fnv1a32(key) >= this.threshold) return this.lruLeads;
     const w = this.o.bytes ? size : 1;
     const d = this.decay;
-    const probationHit = this.mini[0].access(key, w);
+    const probationHit = this.mini[0].access(key, w, keyId);
     this.probationHits = this.probationHits * d + (probationHit ? 1 : 0);
-    this.lruHits = this.lruHits * d + (this.mini[1].access(key, w) ? 1 : 0);
+    this.lruHits = this.lruHits * d + (this.mini[1].access(key, w, keyId) ? 1 : 0);
     if (!this.lruLeads) {
       this.realHits = this.realHits * d + (realHit ? 1 : 0);
       this.shadowPeriodHits = this.shadowPeriodHits * d + (probationHit ? 1 : 0);
