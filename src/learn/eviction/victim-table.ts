@@ -194,7 +194,7 @@ function binValue(
  * one at its far end, and keys of neighbouring bins jump apart at the edge. Reading the value
  * at the key's position in the log2 scale, between its bin's centre and the nearest neighbour's,
  * makes it continuous in idle time (the value of a bin's centre is unchanged). Measured on the
- * 15 unit cells: +0.3 to +0.4 points of mean gap closed on seeds 1–3 (docs/learning.md,
+ * 15 unit cells: +0.15 to +0.38 points of mean gap closed on seeds 1–5 (docs/learning.md,
  * "Reading the table between idle bins").
  */
 export function stateScore(
