@@ -72,6 +72,15 @@ export function tableCoordinates(
 export const RECENCY_TIE_BREAK = 1e-6;
 
 /**
+ * Where idle feature `idleX` = log1p(idle / T) sits in the idle bins' scale, log2(1 + 4·idle/T):
+ * bin b spans [b, b + 1) (the last bin is open-ended). The one formula the bins and the reading
+ * between them ({@link stateScore}) share.
+ */
+function idlePosition(idleX: number): number {
+  return Math.log2(1 + 4 * Math.expm1(idleX));
+}
+
+/**
  * The idle feature log1p(idle / T) at the centre of idle bin `bin` (in the bins' log2 scale):
  * where the score is that bin's value alone ({@link stateScore}), so the typical candidate of an
  * explanation sits there.
@@ -103,8 +112,7 @@ export function cellCoordinates(
   missingGapT: number,
   out: Int32Array,
 ): void {
-  const idleT = Math.expm1(x[offset]!);
-  out[0] = Math.min(IDLE_BINS - 1, Math.floor(Math.log2(1 + 4 * idleT)));
+  out[0] = Math.min(IDLE_BINS - 1, Math.floor(idlePosition(x[offset]!)));
   const a = Math.round(Math.expm1(x[offset + 8]!));
   out[1] = a <= 1 ? 0 : a === 2 ? 1 : a <= 4 ? 2 : a <= 8 ? 3 : a <= 16 ? 4 : 5;
   const g = x[offset + 1]!;
@@ -208,7 +216,7 @@ export function stateScore(
   let v = binValue(t, c, bin);
   if (!betweenBins) return v + RECENCY_TIE_BREAK * idleX;
   // Position relative to the bin's centre, in bins: within ±½ except in the open-ended last bin.
-  const d = Math.log2(1 + 4 * Math.expm1(idleX)) - (bin + 0.5);
+  const d = idlePosition(idleX) - (bin + 0.5);
   const next = d >= 0 ? bin + 1 : bin - 1;
   // |d| below 1e-9 is a bin's centre up to rounding: its own value, exactly.
   if (next >= 0 && next < IDLE_BINS && Math.abs(d) > 1e-9) {
