@@ -5,8 +5,9 @@
  * - `model.json`: format tag, feature names, each network's normalisation (mean, std) and weights
  *   as JSON arrays, and `weights`: the order of the tensors in `weights.bin`; with the tabular
  *   agent (format version 2), `victimTable`: its horizon, state, bins, baseline cell and one
- *   logit per cell, and no `agent` network; with the agent's extra views (format version 3),
- *   `victimTable.views` too: per view its coordinate, baseline cell and logits;
+ *   logit per cell, and no `agent` network; with the agent's extra views, `victimTable.views`
+ *   too: per view its coordinate, baseline cell and logits (format version 3: the views
+ *   `meanGap` and `due`; version 4: also `lifetime` and `gap2`);
  * - `weights.bin`: every weight as Float32 little-endian, in that order (for loaders that want
  *   raw buffers; it must agree bit for bit with the JSON arrays);
  * - `metadata.json`: node, training window (first / last request time), metrics, retrains, and
@@ -42,12 +43,20 @@ import {
 
 export const MODEL_FORMAT = 'prescient-eviction-model';
 /**
- * Written for a model whose tabular agent carries its views (`victimTable.views`); a model
- * without them (a table alone, or the network agent) is written as version 2, which older builds
- * read. Versions 1 (always a network agent), 2 and 3 are read.
+ * Written for a model whose tabular agent carries all four of its views (`victimTable.views`);
+ * the oldest version that holds a model is written, so older builds read what they can score:
+ * version 2 without views (a table alone, or the network agent), version 3 with the first two
+ * views (`meanGap`, `due`). Versions 1 (always a network agent) to 4 are read; a file's views
+ * must be the first of `VICTIM_TABLE_VIEWS`, in order (the value adds them, so a prefix scores
+ * as it did when written).
  */
-export const MODEL_FORMAT_VERSION = 3;
-const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3];
+export const MODEL_FORMAT_VERSION = 4;
+const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3, 4];
+
+/** The format version a table with `views` views is written as (see MODEL_FORMAT_VERSION). */
+function formatVersionFor(views: number | undefined): number {
+  return views === undefined ? 2 : views <= 2 ? 3 : MODEL_FORMAT_VERSION;
+}
 export const MODEL_FILE_NAMES = ['model.json', 'weights.bin', 'metadata.json'] as const;
 export type ModelFileName = (typeof MODEL_FILE_NAMES)[number];
 export type ModelFiles = Readonly<Record<ModelFileName, Uint8Array>>;
@@ -146,7 +155,7 @@ interface VictimTableJson {
   /** logit P(not requested within horizonT·T), one per cell. */
   logits: number[];
   /**
-   * The extra views (format version 3), in the order of `VICTIM_TABLE_VIEWS`: each view's
+   * The extra views (format versions 3 and 4), the first of `VICTIM_TABLE_VIEWS` in order: each view's
    * coordinate (its cells are over idle, accesses and it, with the same bins), most populated
    * cell and logits; the agent's value adds theirs to the base table's.
    */
@@ -199,7 +208,7 @@ export function encodeModelFiles(t: TrainedEvictionModel): ModelFiles {
   }
   const json: ModelJson = {
     format: MODEL_FORMAT,
-    formatVersion: victimTable?.views === undefined ? 2 : MODEL_FORMAT_VERSION,
+    formatVersion: formatVersionFor(victimTable?.views?.length),
     id: 'learned',
     version: t.version,
     node: t.node,
@@ -276,12 +285,16 @@ function checkVictimTable(version: string, j: unknown): VictimTable {
   if (t.views === undefined) return { horizonT: t.horizonT, ...base };
   if (
     !Array.isArray(t.views) ||
+    t.views.length === 0 ||
     !sameItems(
       t.views.map((v: unknown) => (v as { coordinate?: unknown } | null)?.coordinate),
-      VICTIM_TABLE_VIEWS,
+      VICTIM_TABLE_VIEWS.slice(0, t.views.length),
     )
   ) {
-    invalid(version, `victimTable.views must be the views ${VICTIM_TABLE_VIEWS.join(', ')}`);
+    invalid(
+      version,
+      `victimTable.views must be the first views of ${VICTIM_TABLE_VIEWS.join(', ')}, in order`,
+    );
   }
   const views = t.views.map((v, k) => cells(`victimTable.views[${k}]`, v));
   return { horizonT: t.horizonT, ...base, views };

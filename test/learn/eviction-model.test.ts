@@ -114,7 +114,7 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     expect(before.length).toBeGreaterThan(0);
     expect(after.length).toBeGreaterThan(0);
     expect(before.every((s) => s.views === 0)).toBe(true);
-    expect(after.every((s) => s.views === 2)).toBe(true);
+    expect(after.every((s) => s.views === 4)).toBe(true);
   });
 
   it('learns that periodic keys return and one-shot keys do not, and beats LRU on that pattern', async () => {
@@ -335,7 +335,7 @@ describe('learned eviction: fallback, predictor, explanations', () => {
     'explained eviction scores carry attributions that sum to score − baseline score (%s agent)',
     async (agentKind) => {
       const { tf } = await loadTf();
-      // Views from the first label, so the table agent's explanation covers all five coordinates.
+      // Views from the first label, so the table agent's explanation covers all seven coordinates.
       const settings = { ...FAST_SETTINGS, agentKind, victimViewsMinLabels: 0 };
       const p = new LearnedPolicy({ capacity: 60, unit: 'objects', tf, settings });
       const trace = syntheticTrace(8_000);
@@ -358,7 +358,7 @@ describe('learned eviction: fallback, predictor, explanations', () => {
             ) +
             RECENCY_TIE_BREAK *
               idleBinCentre(Math.floor(t!.baselineCell / (ACCESS_BINS * GAP_BINS)));
-      if (agentKind === 'table') expect(t!.views?.length).toBe(2);
+      if (agentKind === 'table') expect(t!.views?.length).toBe(4);
       expect(model.agent === undefined).toBe(agentKind === 'table');
       let checked = 0;
       let nonzero = 0;

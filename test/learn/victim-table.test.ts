@@ -20,6 +20,7 @@ import {
   type TableLogged,
   VICTIM_TABLE_CELLS,
   VictimTableLearner,
+  viewBinsOf,
 } from '../../src/learn/eviction/victim-table.js';
 import { mulberry32 } from '../../src/random.js';
 
@@ -28,14 +29,14 @@ const MISSING_GAP_T = 16;
 
 /**
  * The cell coordinates of a key first seen at 0, requested at `ticks`, looked at `now`; with
- * `views`, the views' two coordinates after them (stateCoordinates).
+ * `views`, the four views' coordinates after them (stateCoordinates).
  */
 function coordsOf(ticks: number[], now: number, views = false): number[] {
   const s = newKeyStats(0, 1);
   for (const t of ticks) recordAccess(s, t, 1, T);
   const x = new Float64Array(BASE_FEATURES);
   extractFeatures(s, { nowTick: now, timeScale: T, missingGapT: MISSING_GAP_T }, x);
-  const c = new Int32Array(views ? 5 : 3);
+  const c = new Int32Array(views ? 7 : 3);
   if (views) stateCoordinates(x, 0, MISSING_GAP_T, c);
   else cellCoordinates(x, 0, MISSING_GAP_T, c);
   return Array.from(c);
@@ -95,6 +96,43 @@ describe('tabular eviction agent', () => {
     expect(t.logits[1]).toBeCloseTo(Math.log(1.5 / 2.5), 12);
   });
 
+  it("counts its views from the base table's labels: each view's cell is its own coordinate in the base cell's row", () => {
+    // Four views, halved every 5 labels: the same labels as five separate learners would count.
+    const t = new VictimTableLearner(1, 5, VICTIM_TABLE_CELLS, 4);
+    const separate = Array.from({ length: 5 }, () => new VictimTableLearner(1, 5));
+    const rnd = mulberry32(11);
+    for (let i = 0; i < 40; i++) {
+      const coords = [12, 6, 9, 9, 9, 9, 9].map((bins) => Math.floor(rnd() * bins));
+      const key = candidate();
+      const keys = separate.map(() => candidate());
+      const cell = cellOf(coords);
+      t.log(key, cell, i, viewBinsOf(coords, 4));
+      separate.forEach((s, k) =>
+        s.log(keys[k]!, k === 0 ? cell : cell - coords[2]! + coords[3 + k - 1]!, i),
+      );
+      if (rnd() < 0.4) {
+        t.returned(key, i + 5, T);
+        separate.forEach((s, k) => s.returned(keys[k]!, i + 5, T));
+      }
+    }
+    t.expire(1000, T);
+    separate.forEach((s) => s.expire(1000, T));
+    expect(t.labels).toBe(40);
+    expect(t.pending).toBe(0);
+    expect(Array.from(t.logits)).toEqual(Array.from(separate[0]!.logits));
+    t.viewLogits.forEach((l, k) =>
+      expect(Array.from(l)).toEqual(Array.from(separate[k + 1]!.logits)),
+    );
+    const snap = t.snapshot();
+    expect(snap.views?.map((v) => v.baselineCell)).toEqual(
+      separate.slice(1).map((s) => s.snapshot().baselineCell),
+    );
+    expect(t.snapshot(false).views).toBeUndefined();
+    expect(t.bytes).toBe(3 * 8 * 5 * VICTIM_TABLE_CELLS);
+    // Views need the state's cells; a plain rate cannot carry them.
+    expect(() => new VictimTableLearner(1, 5, 1, 2)).toThrow(RangeError);
+  });
+
   it('with one cell it is a decayed return rate: backProbability is the smoothed share back', () => {
     // The admission bar: the share of the main cache's victims back within the horizon.
     const rate = new VictimTableLearner(2, 1000, 1);
@@ -111,15 +149,21 @@ describe('tabular eviction agent', () => {
     expect(rate.bytes).toBe(3 * 8);
   });
 
-  it("the views' coordinates: the mean gap over the key's lifetime and the last gap minus idle", () => {
+  it("the views' coordinates: mean gap, last gap minus idle, lifetime and second-last gap", () => {
     const at = (ticks: number[], now: number) => coordsOf(ticks, now, true);
-    // Seen once (at 0, as newKeyStats counts it): neither a mean gap nor a due time (bin 0 both).
-    expect(at([], 5).slice(3)).toEqual([0, 0]);
+    // Seen once (at 0, as newKeyStats counts it): neither a mean gap nor a due time nor a
+    // second-last gap (bin 0 each); lifetime 0.5 T → ⌊log2 1.5⌋ = 0.
+    expect(at([], 5).slice(3)).toEqual([0, 0, 0, 0]);
     // Requests at 0, 2, 4, 40 (T = 10), looked at 50: gaps 0.2, 0.2, 3.6 T; idle 1 T. Mean gap
-    // (5 − 1) / 3 = 1.33 T → ⌊log2(1 + 5.33)⌋ + 1 = 3; due 3.6 − 1 = 2.6 T, in (2, 4] → bin 7.
-    expect(at([2, 4, 40], 50)).toEqual([2, 2, 4, 3, 7]);
-    // Idle 6 T past a last gap of 0.2 T: due −5.8 T → bin 1; mean gap 0.2 T → ⌊log2 1.8⌋ + 1 = 1.
-    expect(at([2], 62).slice(3)).toEqual([1, 1]);
+    // (5 − 1) / 3 = 1.33 T → ⌊log2(1 + 5.33)⌋ + 1 = 3; due 3.6 − 1 = 2.6 T, in (2, 4] → bin 7;
+    // lifetime 5 T → ⌊log2 6⌋ = 2; second-last gap 0.2 T → ⌊log2 1.8⌋ + 1 = 1.
+    expect(at([2, 4, 40], 50)).toEqual([2, 2, 4, 3, 7, 2, 1]);
+    // Idle 6 T past a last gap of 0.2 T: due −5.8 T → bin 1; mean gap 0.2 T → ⌊log2 1.8⌋ + 1 = 1;
+    // lifetime 6.2 T → ⌊log2 7.2⌋ = 2; no second-last gap yet.
+    expect(at([2], 62).slice(3)).toEqual([1, 1, 2, 0]);
+    // Lifetime 255 T → ⌊log2 256⌋ = 8, the last bin; 1000 T shares it.
+    expect(at([], 2550)[5]).toBe(8);
+    expect(at([], 10_000)[5]).toBe(8);
   });
 
   it('reads the value linearly in idle time between the centres of neighbouring idle bins', () => {
@@ -152,11 +196,12 @@ describe('tabular eviction agent', () => {
     expect(score(IDLE_BINS - 1, at(IDLE_BINS + 3))).toBeCloseTo(2.5 * (IDLE_BINS - 1), 12);
   });
 
-  it("Shapley attributions over five coordinates with the views: complete, and a view's own coordinate gets its part", () => {
+  it("Shapley attributions over seven coordinates with the four views: complete, and a view's own coordinate gets its part", () => {
     const rnd = mulberry32(5);
     const zero = new Float64Array(VICTIM_TABLE_CELLS);
-    // The base table ignores everything; view 1 (due) depends on its coordinate only.
+    // The base table ignores everything; views 1 (due) and 3 (gap2) depend on their coordinate only.
     const due = new Float64Array(VICTIM_TABLE_CELLS).map((_, c) => 0.3 * (c % 9));
+    const gap2 = new Float64Array(VICTIM_TABLE_CELLS).map((_, c) => -0.2 * (c % 9));
     const table = {
       horizonT: 1,
       logits: zero,
@@ -164,15 +209,18 @@ describe('tabular eviction agent', () => {
       views: [
         { logits: zero, baselineCell: 0 },
         { logits: due, baselineCell: cellOf([0, 0, 2]) },
+        { logits: zero, baselineCell: 0 },
+        { logits: gap2, baselineCell: cellOf([0, 0, 5]) },
       ],
     };
     for (let n = 0; n < 20; n++) {
-      const coords = [12, 6, 9, 9, 9].map((bins) => Math.floor(rnd() * bins));
+      const coords = [12, 6, 9, 9, 9, 9, 9].map((bins) => Math.floor(rnd() * bins));
       const sh = tableShapley(table, coords, idleBinCentre(coords[0]!));
-      expect(sh.attributions).toHaveLength(5);
+      expect(sh.attributions).toHaveLength(7);
       expect(sh.completenessError).toBeLessThan(1e-12);
       expect(sh.attributions[4]).toBeCloseTo(0.3 * (coords[4]! - 2), 12);
-      for (const j of [1, 2, 3]) expect(sh.attributions[j]).toBeCloseTo(0, 12);
+      expect(sh.attributions[6]).toBeCloseTo(-0.2 * (coords[6]! - 5), 12);
+      for (const j of [1, 2, 3, 5]) expect(sh.attributions[j]).toBeCloseTo(0, 12);
     }
   });
 

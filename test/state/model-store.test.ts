@@ -125,38 +125,48 @@ describe('FsModelStore', () => {
     });
   });
 
-  it("round-trips the tabular agent's views (format version 3), and refuses views out of order", async () => {
+  it("round-trips the tabular agent's views (format version 4; 3 with the first two), and refuses views out of order", async () => {
     const base = tableModel(3);
     const view = (k: number) => ({
       logits: base.victimTable!.logits.map((v, c) => v + 0.1 * k * (c % 9)),
       baselineCell: 7 + k,
     });
-    const t = trained({
-      ...base,
-      victimTable: { ...base.victimTable!, views: [view(1), view(2)] },
-    });
-    const dir = await store.save(t.version, encodeModelFiles(t));
-    const back = await store.load('n1@3');
-    expect(back.model.victimTable?.views?.map((v) => v.baselineCell)).toEqual([8, 9]);
     const clock = { nowTick: 90_000, timeScale: 1500, missingGapT: 16 };
     const scratch = new ScoreScratch();
-    for (const gaps of [[0], [80_000, 88_000], [60_000, 70_000, 89_000]]) {
-      const s = newKeyStats(0, 1);
-      for (const tick of gaps) recordAccess(s, tick, 1, 1500);
-      const q = scoreKey(back.model, s, clock, scratch);
-      expect(q).toBe(scoreKey(t.model, s, clock, scratch));
-      // The views count: without them the same key scores differently.
-      if (gaps.length > 1) expect(q).not.toBe(scoreKey(base, s, clock, scratch));
+    const cases = [
+      { views: 2, formatVersion: 3, coordinates: ['meanGap', 'due'] },
+      { views: 4, formatVersion: 4, coordinates: ['meanGap', 'due', 'lifetime', 'gap2'] },
+    ];
+    for (const c of cases) {
+      const views = Array.from({ length: c.views }, (_, k) => view(k + 1));
+      const t = trained({ ...base, victimTable: { ...base.victimTable!, views } });
+      const dir = await store.save(t.version, encodeModelFiles(t));
+      const back = await store.load('n1@3');
+      expect(back.model.victimTable?.views?.map((v) => v.baselineCell)).toEqual(
+        views.map((v) => v.baselineCell),
+      );
+      for (const gaps of [[0], [80_000, 88_000], [60_000, 70_000, 89_000]]) {
+        const s = newKeyStats(0, 1);
+        for (const tick of gaps) recordAccess(s, tick, 1, 1500);
+        const q = scoreKey(back.model, s, clock, scratch);
+        expect(q).toBe(scoreKey(t.model, s, clock, scratch));
+        // The views count: without them the same key scores differently.
+        if (gaps.length > 1) expect(q).not.toBe(scoreKey(base, s, clock, scratch));
+      }
+      const j = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as {
+        formatVersion: number;
+        victimTable: { views: { coordinate: string }[] };
+      };
+      expect(j.formatVersion).toBe(c.formatVersion);
+      expect(j.victimTable.views.map((v) => v.coordinate)).toEqual(c.coordinates);
+      j.victimTable.views.reverse();
+      await writeFile(join(dir, 'model.json'), JSON.stringify(j));
+      expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+      // Views that skip the first (lifetime alone), or none listed, are refused too.
+      j.victimTable.views = j.victimTable.views.filter((v) => v.coordinate === 'lifetime');
+      await writeFile(join(dir, 'model.json'), JSON.stringify(j));
+      expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
     }
-    const j = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as {
-      formatVersion: number;
-      victimTable: { views: { coordinate: string }[] };
-    };
-    expect(j.formatVersion).toBe(3);
-    expect(j.victimTable.views.map((v) => v.coordinate)).toEqual(['meanGap', 'due']);
-    j.victimTable.views.reverse();
-    await writeFile(join(dir, 'model.json'), JSON.stringify(j));
-    expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
   });
 
   it('refuses a victim table that is short, holds a non-number, or sits beside an agent network', async () => {
@@ -197,7 +207,7 @@ describe('FsModelStore', () => {
     await writeFile(join(dir, 'model.json'), JSON.stringify(j));
     const back = await store.load('n1@3');
     expect(back.model.agent?.hidden).toBe(t.model.agent!.hidden);
-    j['formatVersion'] = 4;
+    j['formatVersion'] = 5;
     await writeFile(join(dir, 'model.json'), JSON.stringify(j));
     expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
   });

@@ -105,8 +105,8 @@ export interface TableShapley {
   readonly completenessError: number;
 }
 
-/** n! for the Shapley weights (n ≤ 5 coordinates). */
-const FACTORIAL = [1, 1, 2, 6, 24, 120];
+/** n! for the Shapley weights (n ≤ 7 coordinates). */
+const FACTORIAL = [1, 1, 2, 6, 24, 120, 720, 5040];
 
 function popcount(mask: number): number {
   let c = 0;
@@ -119,7 +119,7 @@ function popcount(mask: number): number {
  * `idleX`, for the recency tie-break) against a typical candidate: the base table's most
  * populated cell for idle time, access count and last gap (where idle is the centre of that
  * cell's idle bin), and each extra view's most populated cell for that view's coordinate. The
- * players are the coordinates the table reads (3, or 5 with its two views); all 2^n coalitions
+ * players are the coordinates the table reads (3, or 7 with its four views); all 2^n coalitions
  * are evaluated, so the attributions add up to f(x) − f(baseline) exactly.
  */
 export function tableShapley(
@@ -184,6 +184,8 @@ const TABLE_PHRASES: Readonly<Record<(typeof VICTIM_STATE_COORDINATES)[number], 
   gap1: 'last inter-arrival gap',
   meanGap: 'mean inter-arrival gap',
   due: 'last gap − idle time',
+  lifetime: 'time since first seen',
+  gap2: 'second-last gap',
 };
 
 function topTwo(

@@ -16,9 +16,10 @@
  *   is the logit of P(not requested within B = `tableHorizonT`·T) for its cell of (idle time,
  *   access count, last gap), counted online from every sampled candidate of every main-cache
  *   eviction (full information: each candidate's return within B is observed, chosen or not).
- *   Two more views of a key (its mean gap, and its last gap minus its idle time) are counted
- *   the same way in tables of their own, and once the table has `victimViewsMinLabels` labels
- *   the value adds their logits (`victimViews`; docs/learning.md, "Three views of a key").
+ *   Four more views of a key (its mean gap, its last gap minus its idle time, its lifetime and
+ *   its second-last gap) are counted the same way in tables of their own, and once the table
+ *   has `victimViewsMinLabels` labels the value adds their logits (`victimViews`;
+ *   docs/learning.md, "Three views of a key" and "Two more views").
  *   The victim is the candidate of highest value, the least recently used within a cell. It
  *   replaced the network agent below as the default (docs/learning.md, "The tabular agent").
  * - **Network agent** (`agentKind: 'network'`): Q(c) = E[reward | features] is fitted by
@@ -115,11 +116,12 @@ import {
   stateScore,
   type TableLogged,
   VICTIM_STATE_COORDINATES,
+  VICTIM_TABLE_CELLS,
   VICTIM_TABLE_VIEWS,
   type VictimTable,
   victimCell,
   VictimTableLearner,
-  viewCellOf,
+  viewBinsOf,
 } from './victim-table.js';
 
 /** Tunables of {@link LearnedPolicy}; every default is here. */
@@ -227,13 +229,14 @@ export interface LearnedPolicySettings {
   /** The tabular agent's horizon B, in units of T. */
   readonly tableHorizonT: number;
   /**
-   * The tabular agent also counts its two extra views of a key (./victim-table.ts,
-   * `VICTIM_TABLE_VIEWS`: the mean gap over the key's lifetime, and the last gap minus the idle
-   * time), each in a table of its own, and adds their logits to the base table's.
+   * The tabular agent also counts its four extra views of a key (./victim-table.ts,
+   * `VICTIM_TABLE_VIEWS`: the mean gap over the key's lifetime, the last gap minus the idle
+   * time, the lifetime and the second-last gap), each in a table of its own, and adds their
+   * logits to the base table's.
    */
   readonly victimViews: boolean;
   /**
-   * The views enter the agent's value once its table has counted this many labels: three young
+   * The views enter the agent's value once its table has counted this many labels: young
    * tables added are noisier than one (orm-busy 1 %, seed 5, dipped −0.77 points under LRU early
    * with the views from the first label).
    */
@@ -369,8 +372,6 @@ class Entry implements KeyStats, TableLogged {
   /** Its label as a probation exit (admission table) / as a main-cache victim (the bar). */
   admissionSlot: LabelSlot | null = null;
   victimSlot: LabelSlot | null = null;
-  /** Pending labels of the tabular agent's extra views, one slot per view. */
-  viewSlots: LabelSlot[] | null = null;
 
   constructor(
     readonly key: string,
@@ -535,9 +536,10 @@ export class LearnedPolicy implements EvictionPolicy {
    */
   private readonly admissionTable: VictimTableLearner | null;
   private readonly victimReturns: VictimTableLearner | null;
-  /** The tabular agent's extra views' learners (`victimViews`), in VICTIM_TABLE_VIEWS order. */
-  private readonly viewTables: VictimTableLearner[];
-  /** Their live logits, as a model's `victimTable.views` holds them (undefined: no views). */
+  /**
+   * The live logits of the tabular agent's extra views (`victimViews`, counted by `table`), as a
+   * model's `victimTable.views` holds them (undefined: no views).
+   */
   private readonly liveViews: VictimTable['views'];
   private model: EvictionModel | null = null;
   private readonly scratch = new ScoreScratch();
@@ -588,17 +590,16 @@ export class LearnedPolicy implements EvictionPolicy {
     this.agentBuffer = network ? new RowBuffer(this.s.bufferRows, BASE_FEATURES) : null;
     this.table = network
       ? null
-      : new VictimTableLearner(this.s.tableHorizonT, this.s.tableHalveEvery);
-    this.viewTables =
-      this.table !== null && this.s.victimViews
-        ? VICTIM_TABLE_VIEWS.map(
-            () => new VictimTableLearner(this.s.tableHorizonT, this.s.tableHalveEvery),
-          )
-        : [];
+      : new VictimTableLearner(
+          this.s.tableHorizonT,
+          this.s.tableHalveEvery,
+          VICTIM_TABLE_CELLS,
+          this.s.victimViews ? VICTIM_TABLE_VIEWS.length : 0,
+        );
     this.liveViews =
-      this.viewTables.length === 0
+      this.table === null || this.table.views === 0
         ? undefined
-        : this.viewTables.map((t) => ({ logits: t.logits, baselineCell: 0 }));
+        : this.table.viewLogits.map((logits) => ({ logits, baselineCell: 0 }));
     const byTable = this.s.admissionAgent === 'table' && this.probationCap > 0;
     this.admissionTable = byTable
       ? new VictimTableLearner(this.s.admissionHorizonT, this.s.admissionHalveEvery)
@@ -740,11 +741,6 @@ export class LearnedPolicy implements EvictionPolicy {
       if (e.admissionSlot !== null)
         this.admissionTable?.returned(e.admissionSlot, now, this.timeScale);
       if (e.victimSlot !== null) this.victimReturns?.returned(e.victimSlot, now, this.timeScale);
-      if (e.viewSlots !== null) {
-        for (let k = 0; k < this.viewTables.length; k++) {
-          this.viewTables[k]!.returned(e.viewSlots[k]!, now, this.timeScale);
-        }
-      }
       if (e.proposedByModel >= 0 || e.proposedByLru >= 0) this.chargeRegret(e, now);
       recordAccess(e, now, req.sizeBytes, this.timeScale);
       if (e.slot >= 0 || e.probation) {
@@ -797,7 +793,6 @@ export class LearnedPolicy implements EvictionPolicy {
       bufferBytes: this.predBuffer.bytes + (this.agentBuffer?.bytes ?? 0),
       tableBytes:
         (this.table?.bytes ?? 0) +
-        this.viewTables.reduce((sum, v) => sum + v.bytes, 0) +
         (this.admissionTable?.bytes ?? 0) +
         (this.victimReturns?.bytes ?? 0),
       keyMetadataBytes: this.entries.size * ENTRY_BYTES_ESTIMATE,
@@ -1071,7 +1066,6 @@ export class LearnedPolicy implements EvictionPolicy {
     const x = this.scratch.agentInput;
     const now = this.clock.nowTick;
     const coords = this.stateCoords;
-    const views = this.viewTables;
     const live = { logits: table.logits, views: this.viewsInUse(table) };
     for (let i = 0; i < cands.length; i++) {
       const c = cands[i]!;
@@ -1080,13 +1074,7 @@ export class LearnedPolicy implements EvictionPolicy {
       const cell = cellOf(coords);
       this.candidateCells[i] = cell;
       this.candidateIdle[i] = x[0]!;
-      table.log(c, cell, now);
-      if (views.length > 0) {
-        c.viewSlots ??= views.map(() => new LabelSlot());
-        for (let k = 0; k < views.length; k++) {
-          views[k]!.log(c.viewSlots[k]!, viewCellOf(coords, k), now);
-        }
-      }
+      table.log(c, cell, now, viewBinsOf(coords, table.views));
       this.candidateScores[i] = stateScore(live, coords, x[0]!);
     }
     this.candidateCells.length = cands.length;
@@ -1258,7 +1246,6 @@ export class LearnedPolicy implements EvictionPolicy {
     this.table?.expire(now, T);
     this.admissionTable?.expire(now, T);
     this.victimReturns?.expire(now, T);
-    for (const v of this.viewTables) v.expire(now, T);
     const maxGhost = Math.max(1024, Math.ceil(W));
     while (this.ghostHead < this.ghostQueue.length) {
       const g = this.ghostQueue[this.ghostHead]!;
@@ -1292,14 +1279,7 @@ export class LearnedPolicy implements EvictionPolicy {
     this.retrains++;
     this.nextRetrain = now + Math.max(s.retrainMinRequests, Math.floor(s.retrainFraction * now));
     if (this.table !== null) {
-      const victimTable: VictimTable = {
-        ...this.table.snapshot(),
-        ...(this.viewsInUse(this.table) === undefined
-          ? {}
-          : {
-              views: this.viewTables.map((v) => v.snapshot()),
-            }),
-      };
+      const victimTable = this.table.snapshot(this.viewsInUse(this.table) !== undefined);
       this.model = { predictor, victimTable, version: this.retrains };
     } else {
       this.model = { predictor, agent: this.trainAgent(predictor), version: this.retrains };

@@ -21,7 +21,7 @@
  * closed 26.5 % against 23.9 % over three seeds, docs/learning.md). Networks given the table's
  * value as an extra input, or trained on its residual, did worse than the table alone.
  *
- * The agent can also count two more views of a key ({@link VICTIM_TABLE_VIEWS}), each in a
+ * The agent can also count four more views of a key ({@link VICTIM_TABLE_VIEWS}), each in a
  * learner of its own; its value then adds their logits ({@link stateScore}).
  *
  * The same learner, with the same cells, is the learned policy's admission table (P(a key leaving
@@ -46,11 +46,13 @@ export const VICTIM_TABLE_STATE = ['idle', 'accesses', 'gap1'] as const;
  * counted in a table of its own (the same cells and learner), and the agent's value adds the
  * views' logits to the base table's. `meanGap`: the key's mean inter-arrival gap over its
  * remembered lifetime, binned as the last gap is; `due`: the last gap minus the idle time, in T
- * (when a key that repeats its last gap is next due), in 8 linear bins from ≤ −4 T to > 4 T.
+ * (when a key that repeats its last gap is next due), in 8 linear bins from ≤ −4 T to > 4 T;
+ * `lifetime`: the time since the key was first seen, ⌊log2(1 + lifetime/T)⌋ capped at 8;
+ * `gap2`: the second-last gap, binned as the last gap is.
  * A fourth coordinate in one table splits every cell; separate tables keep each cell's counts
- * (docs/learning.md, "Three views of a key").
+ * (docs/learning.md, "Three views of a key" and "Two more views").
  */
-export const VICTIM_TABLE_VIEWS = ['meanGap', 'due'] as const;
+export const VICTIM_TABLE_VIEWS = ['meanGap', 'due', 'lifetime', 'gap2'] as const;
 /** Every coordinate: the base state's three, then one per extra view ({@link stateCoordinates}). */
 export const VICTIM_STATE_COORDINATES = [...VICTIM_TABLE_STATE, ...VICTIM_TABLE_VIEWS] as const;
 
@@ -115,12 +117,7 @@ export function cellCoordinates(
   out[0] = Math.min(IDLE_BINS - 1, Math.floor(idlePosition(x[offset]!)));
   const a = Math.round(Math.expm1(x[offset + 8]!));
   out[1] = a <= 1 ? 0 : a === 2 ? 1 : a <= 4 ? 2 : a <= 8 ? 3 : a <= 16 ? 4 : 5;
-  const g = x[offset + 1]!;
-  // extractFeatures writes log1p(missingGapT) for an unknown gap.
-  out[2] =
-    g === Math.log1p(missingGapT)
-      ? 0
-      : 1 + Math.min(GAP_BINS - 2, Math.floor(Math.log2(1 + 4 * Math.expm1(g))));
+  out[2] = gapBin(x[offset + 1]!, missingGapT);
 }
 
 export function cellOf(c: ArrayLike<number>): number {
@@ -139,9 +136,18 @@ export function coordinatesOf(cell: number): [number, number, number] {
 /** `due` bins: unknown gap, then last gap − idle (in T) ≤ −4, −1, 0, ½, 1, 2, 4, and more. */
 const DUE_UPPER = [-4, -1, 0, 0.5, 1, 2, 4];
 
+/** Bin of a gap feature log1p(gap / T): 0 when unknown, else ⌊log2(1 + 4·gap/T)⌋ + 1, capped. */
+function gapBin(g: number, missingGapT: number): number {
+  // extractFeatures writes log1p(missingGapT) for an unknown gap.
+  return g === Math.log1p(missingGapT)
+    ? 0
+    : 1 + Math.min(GAP_BINS - 2, Math.floor(Math.log2(1 + 4 * Math.expm1(g))));
+}
+
 /**
  * All coordinates ({@link VICTIM_STATE_COORDINATES}) of base features at `x[offset..]`, into
- * `out` (length 5): the base state's three ({@link cellCoordinates}), then `meanGap` and `due`.
+ * `out` (length 7): the base state's three ({@link cellCoordinates}), then `meanGap`, `due`,
+ * `lifetime` and `gap2`.
  */
 export function stateCoordinates(
   x: ArrayLike<number>,
@@ -168,6 +174,8 @@ export function stateCoordinates(
     while (bin <= DUE_UPPER.length && due > DUE_UPPER[bin - 1]!) bin++;
     out[4] = bin;
   }
+  out[5] = Math.min(GAP_BINS - 1, Math.floor(Math.log2(1 + Math.expm1(x[offset + 10]!))));
+  out[6] = gapBin(x[offset + 2]!, missingGapT);
 }
 
 /** The cell of extra view `k` (0-based in {@link VICTIM_TABLE_VIEWS}) at state coordinates `c`. */
@@ -192,7 +200,7 @@ function binValue(
 }
 
 /**
- * A key's score at state coordinates `c` (length 3 without views, 5 with) and idle feature
+ * A key's score at state coordinates `c` (length 3 without views, 3 + views with) and idle feature
  * log1p(idle / T) (whose bin is c[0]): the base table's logit plus each view's, read linearly
  * between the centres of neighbouring idle bins, plus the recency tie-break
  * ({@link RECENCY_TIE_BREAK}). The one definition the policy, `scoreKey` and the explanations
@@ -250,6 +258,8 @@ export function tableValue(
 export interface PendingLabel {
   readonly owner: TableLogged;
   readonly cell: number;
+  /** A learner with views: each view's own coordinate, 4 bits per view ({@link viewBinsOf}). */
+  readonly viewBins: number;
   readonly tick: number;
   done: boolean;
 }
@@ -270,17 +280,42 @@ export function backProbability(logits: Float64Array, cell: number): number {
 }
 
 /**
- * Learns the table. The caller logs candidates ({@link log}), reports their next request
- * ({@link returned}) and moves the clock ({@link expire}); the live value array is updated as
- * labels arrive and {@link snapshot} copies it for a model.
+ * The views' own coordinates of state coordinates `c` (c[3], c[4], …), packed 4 bits each for a
+ * pending label: every view's coordinate has at most {@link GAP_BINS} (< 16) values.
+ */
+export function viewBinsOf(c: ArrayLike<number>, views: number): number {
+  let bins = 0;
+  for (let k = 0; k < views; k++) bins |= c[VICTIM_TABLE_STATE.length + k]! << (4 * k);
+  return bins;
+}
+
+/**
+ * Bytes per pending label: the label object and its slot in the queue (measured on Node 20 with
+ * `--expose-gc`, 200,000 labels: 74 B each).
+ */
+const PENDING_LABEL_BYTES = 74;
+
+/**
+ * Learns the table, and its views when it has any. The caller logs candidates ({@link log}),
+ * reports their next request ({@link returned}) and moves the clock ({@link expire}); the live
+ * value arrays are updated as labels arrive and {@link snapshot} copies them for a model.
+ *
+ * The views share the base table's labels: a candidate is logged in all tables at once and
+ * comes back (or not) for all of them, so one pending label carries the cell of each (the base
+ * cell, and each view's coordinate in {@link PendingLabel.viewBins}) and one queue serves them.
  */
 export class VictimTableLearner {
   /** Labels written so far (not decayed). */
   labels = 0;
+  /** Counts of the base table, then of each view, {@link cells} per table. */
   private readonly back: Float64Array;
   private readonly total: Float64Array;
-  /** Live logits (0, P = ½, before any label), updated per label. */
+  /** Live logits of every table (0, P = ½, before any label), updated per label. */
+  private readonly allLogits: Float64Array;
+  /** Live logits of the base table. */
   readonly logits: Float64Array;
+  /** Live logits of each view, in {@link VICTIM_TABLE_VIEWS} order. */
+  readonly viewLogits: readonly Float64Array[];
   private sinceHalving = 0;
   private queue: PendingLabel[] = [];
   private head = 0;
@@ -291,25 +326,38 @@ export class VictimTableLearner {
     private readonly halveEvery: number,
     /** Cells counted: the state's {@link VICTIM_TABLE_CELLS}, or 1 for a plain decayed rate. */
     readonly cells: number = VICTIM_TABLE_CELLS,
+    /** The first this many of {@link VICTIM_TABLE_VIEWS} are counted too (the state's cells only). */
+    readonly views = 0,
   ) {
-    this.back = new Float64Array(cells);
-    this.total = new Float64Array(cells);
-    this.logits = new Float64Array(cells);
+    if (views > 0 && (cells !== VICTIM_TABLE_CELLS || views > VICTIM_TABLE_VIEWS.length)) {
+      throw new RangeError(`views need the state's cells and at most ${VICTIM_TABLE_VIEWS.length}`);
+    }
+    const n = cells * (1 + views);
+    this.back = new Float64Array(n);
+    this.total = new Float64Array(n);
+    this.allLogits = new Float64Array(n);
+    this.logits = this.allLogits.subarray(0, cells);
+    this.viewLogits = Array.from({ length: views }, (_, k) =>
+      this.allLogits.subarray((k + 1) * cells, (k + 2) * cells),
+    );
   }
 
-  /** Bytes of the counts and logits, and of the labels pending (about 48 bytes each). */
+  /** Bytes of the counts and logits, and of the labels pending. */
   get bytes(): number {
-    return 3 * 8 * this.cells + 48 * this.pending;
+    return 3 * 8 * this.allLogits.length + PENDING_LABEL_BYTES * this.pending;
   }
 
   get pending(): number {
     return this.queue.length - this.head;
   }
 
-  /** Logs candidate `c` in `cell` at `tick`, unless it is already waiting for a label. */
-  log(c: TableLogged, cell: number, tick: number): void {
+  /**
+   * Logs candidate `c` in `cell` (and, with views, each view's coordinate packed in `viewBins`,
+   * {@link viewBinsOf}) at `tick`, unless it is already waiting for a label.
+   */
+  log(c: TableLogged, cell: number, tick: number, viewBins = 0): void {
     if (c.tablePending !== null) return;
-    const p: PendingLabel = { owner: c, cell, tick, done: false };
+    const p: PendingLabel = { owner: c, cell, viewBins, tick, done: false };
     c.tablePending = p;
     this.queue.push(p);
   }
@@ -320,7 +368,7 @@ export class VictimTableLearner {
     if (p === null) return;
     c.tablePending = null;
     p.done = true;
-    this.add(p.cell, tick - p.tick <= this.horizonT * timeScale);
+    this.add(p, tick - p.tick <= this.horizonT * timeScale);
   }
 
   /** Labels "not back" every candidate logged more than the horizon before `now`. */
@@ -332,7 +380,7 @@ export class VictimTableLearner {
       if (!p.done) {
         p.done = true;
         p.owner.tablePending = null;
-        this.add(p.cell, false);
+        this.add(p, false);
       }
     }
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
@@ -341,23 +389,37 @@ export class VictimTableLearner {
     }
   }
 
-  /** A copy of the current table, for a model. */
-  snapshot(): VictimTable {
-    let baselineCell = 0;
-    for (let c = 1; c < this.cells; c++) {
-      if (this.total[c]! > this.total[baselineCell]!) baselineCell = c;
-    }
-    return { horizonT: this.horizonT, logits: Float64Array.from(this.logits), baselineCell };
+  /** A copy of the current table, for a model; with `withViews`, its views' too. */
+  snapshot(withViews = this.views > 0): VictimTable {
+    const table = (k: number) => {
+      const from = k * this.cells;
+      let baselineCell = 0;
+      for (let c = 1; c < this.cells; c++) {
+        if (this.total[from + c]! > this.total[from + baselineCell]!) baselineCell = c;
+      }
+      return {
+        logits: Float64Array.from(this.allLogits.subarray(from, from + this.cells)),
+        baselineCell,
+      };
+    };
+    const base = { horizonT: this.horizonT, ...table(0) };
+    if (!withViews || this.views === 0) return base;
+    return { ...base, views: Array.from({ length: this.views }, (_, k) => table(k + 1)) };
   }
 
-  private add(cell: number, back: boolean): void {
-    this.total[cell]! += 1;
-    if (back) this.back[cell]! += 1;
+  private add(p: PendingLabel, back: boolean): void {
+    this.count(p.cell, back);
+    if (this.views > 0) {
+      // A view's cell keeps the base cell's idle and access bins, with its own coordinate last.
+      const row = p.cell - (p.cell % GAP_BINS);
+      for (let k = 0; k < this.views; k++) {
+        this.count((k + 1) * this.cells + row + ((p.viewBins >> (4 * k)) & 15), back);
+      }
+    }
     this.labels++;
-    this.setLogit(cell);
     if (++this.sinceHalving >= this.halveEvery) {
       this.sinceHalving = 0;
-      for (let c = 0; c < this.cells; c++) {
+      for (let c = 0; c < this.allLogits.length; c++) {
         this.total[c]! *= 0.5;
         this.back[c]! *= 0.5;
         this.setLogit(c);
@@ -365,10 +427,16 @@ export class VictimTableLearner {
     }
   }
 
+  private count(i: number, back: boolean): void {
+    this.total[i]! += 1;
+    if (back) this.back[i]! += 1;
+    this.setLogit(i);
+  }
+
   private setLogit(c: number): void {
     // Smoothed share not back: (notBack + 1) / (total + 2).
     const notBack = this.total[c]! - this.back[c]! + 1;
     const back = this.back[c]! + 1;
-    this.logits[c] = Math.log(notBack / back);
+    this.allLogits[c] = Math.log(notBack / back);
   }
 }
