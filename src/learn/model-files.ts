@@ -57,6 +57,7 @@ const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3, 4];
 function formatVersionFor(views: number | undefined): number {
   return views === undefined ? 2 : views <= 2 ? 3 : MODEL_FORMAT_VERSION;
 }
+
 export const MODEL_FILE_NAMES = ['model.json', 'weights.bin', 'metadata.json'] as const;
 export type ModelFileName = (typeof MODEL_FILE_NAMES)[number];
 export type ModelFiles = Readonly<Record<ModelFileName, Uint8Array>>;
@@ -155,9 +156,9 @@ interface VictimTableJson {
   /** logit P(not requested within horizonT·T), one per cell. */
   logits: number[];
   /**
-   * The extra views (format versions 3 and 4), the first of `VICTIM_TABLE_VIEWS` in order: each view's
-   * coordinate (its cells are over idle, accesses and it, with the same bins), most populated
-   * cell and logits; the agent's value adds theirs to the base table's.
+   * The extra views (format versions 3 and 4), the first of `VICTIM_TABLE_VIEWS` in order:
+   * each view's coordinate (its cells are over idle, accesses and it, with the same bins), most
+   * populated cell and logits; the agent's value adds theirs to the base table's.
    */
   views?: { coordinate: string; baselineCell: number; logits: number[] }[];
 }

@@ -22,7 +22,8 @@
  * value as an extra input, or trained on its residual, did worse than the table alone.
  *
  * The agent can also count four more views of a key ({@link VICTIM_TABLE_VIEWS}), each in a
- * learner of its own; its value then adds their logits ({@link stateScore}).
+ * table of its own, fed by the base table's labels ({@link VictimTableLearner} with `views`);
+ * its value then adds their logits ({@link stateScore}).
  *
  * The same learner, with the same cells, is the learned policy's admission table (P(a key leaving
  * probation is back within A), ./learned-policy.ts), and with one cell the admission bar (the
