@@ -137,12 +137,15 @@ export function coordinatesOf(cell: number): [number, number, number] {
 /** `due` bins: unknown gap, then last gap − idle (in T) ≤ −4, −1, 0, ½, 1, 2, 4, and more. */
 const DUE_UPPER = [-4, -1, 0, 0.5, 1, 2, 4];
 
-/** Bin of a gap feature log1p(gap / T): 0 when unknown, else ⌊log2(1 + 4·gap/T)⌋ + 1, capped. */
+/** Bin of a known gap of `gapT` T: ⌊log2(1 + 4·gap/T)⌋ + 1, capped (bin 0 is "unknown"). */
+function knownGapBin(gapT: number): number {
+  return 1 + Math.min(GAP_BINS - 2, Math.floor(Math.log2(1 + 4 * gapT)));
+}
+
+/** Bin of a gap feature log1p(gap / T): 0 when unknown, else {@link knownGapBin}. */
 function gapBin(g: number, missingGapT: number): number {
   // extractFeatures writes log1p(missingGapT) for an unknown gap.
-  return g === Math.log1p(missingGapT)
-    ? 0
-    : 1 + Math.min(GAP_BINS - 2, Math.floor(Math.log2(1 + 4 * Math.expm1(g))));
+  return g === Math.log1p(missingGapT) ? 0 : knownGapBin(Math.expm1(g));
 }
 
 /**
@@ -157,16 +160,13 @@ export function stateCoordinates(
   out: Int32Array,
 ): void {
   cellCoordinates(x, offset, missingGapT, out);
-  const knownGap = x[offset + 1]! !== Math.log1p(missingGapT);
+  // The last gap's bin is 0 exactly when it is unknown (the key's first request).
+  const knownGap = out[2] !== 0;
   const idleT = Math.expm1(x[offset]!);
+  const lifeT = Math.expm1(x[offset + 10]!);
   const a = Math.round(Math.expm1(x[offset + 8]!));
-  if (!knownGap || a < 2) {
-    out[3] = 0;
-  } else {
-    // (lifetime − idle) / (accesses − 1): the mean of every gap since the key was first seen.
-    const mean = Math.max(0, Math.expm1(x[offset + 10]!) - idleT) / (a - 1);
-    out[3] = 1 + Math.min(GAP_BINS - 2, Math.floor(Math.log2(1 + 4 * mean)));
-  }
+  // (lifetime − idle) / (accesses − 1): the mean of every gap since the key was first seen.
+  out[3] = !knownGap || a < 2 ? 0 : knownGapBin(Math.max(0, lifeT - idleT) / (a - 1));
   if (!knownGap) {
     out[4] = 0;
   } else {
@@ -175,7 +175,7 @@ export function stateCoordinates(
     while (bin <= DUE_UPPER.length && due > DUE_UPPER[bin - 1]!) bin++;
     out[4] = bin;
   }
-  out[5] = Math.min(GAP_BINS - 1, Math.floor(Math.log2(1 + Math.expm1(x[offset + 10]!))));
+  out[5] = Math.min(GAP_BINS - 1, Math.floor(Math.log2(1 + lifeT)));
   out[6] = gapBin(x[offset + 2]!, missingGapT);
 }
 
