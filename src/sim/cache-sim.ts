@@ -160,13 +160,50 @@ export async function loadTrace(
       nextReport = n + PROGRESS_EVERY;
     }
   }
+  return loadedTrace(
+    keys,
+    ids.slice(0, n),
+    sizes?.slice(0, n),
+    timestamps?.slice(0, n),
+    oracleNext?.slice(0, n),
+    uniqueBytes,
+  );
+}
+
+/**
+ * The first `n` requests of `trace` (views of its arrays, not copies), with its keys and totals:
+ * what the bench's warm-up replays. Made by the same function as {@link loadTrace}'s result, so
+ * V8 sees one object shape in the replay loop.
+ */
+export function tracePrefix(trace: LoadedTrace, n: number): LoadedTrace {
+  const m = Math.max(0, Math.min(trace.requests, n));
+  // A prefix has `sizes` exactly when the trace has, so it is as `sized` as the trace.
+  return loadedTrace(
+    trace.keys,
+    trace.ids.subarray(0, m),
+    trace.sizes?.subarray(0, m),
+    trace.timestamps?.subarray(0, m),
+    trace.oracleNext?.subarray(0, m),
+    trace.uniqueBytes,
+  );
+}
+
+/** The one place a {@link LoadedTrace} object is made (one hidden class for all of them). */
+function loadedTrace(
+  keys: readonly string[],
+  ids: Int32Array,
+  sizes: Float64Array | undefined,
+  timestamps: Float64Array | undefined,
+  oracleNext: Int32Array | undefined,
+  uniqueBytes: number,
+): LoadedTrace {
   return {
     keys,
-    ids: ids.slice(0, n),
-    sizes: sizes?.slice(0, n),
-    timestamps: timestamps?.slice(0, n),
-    oracleNext: oracleNext?.slice(0, n),
-    requests: n,
+    ids,
+    sizes,
+    timestamps,
+    oracleNext,
+    requests: ids.length,
     uniqueKeys: keys.length,
     uniqueBytes,
     sized: sizes !== undefined,

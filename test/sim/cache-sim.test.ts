@@ -11,13 +11,16 @@ import {
   nextAccessOf,
   simulate,
   simulateLoaded,
+  tracePrefix,
 } from '../../src/sim/cache-sim.js';
 import {
   benchEviction,
+  benchLoadedTrace,
   formatTable,
   gapClosed,
   jsonReport,
   minVsLru,
+  warmUpJit,
 } from '../../src/sim/bench-eviction.js';
 import type { TraceRequest } from '../../src/sim/trace-reader.js';
 import { readTrace } from '../../src/sim/trace-reader.js';
@@ -194,6 +197,34 @@ describe('bench eviction', () => {
       expect(r.minVsLruPt).toBeCloseTo(expected, 1);
     }
   });
+
+  it('the JIT warm-up changes no result, for sampling and learning policies alike', async () => {
+    // The warm-up replays the first 20,000 requests twice.
+    const n = 30_000;
+    let x = 12345;
+    const keys = Array.from({ length: n }, (_, i) => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return `k${i % 3 === 0 ? x % 50 : x % 5000}`;
+    });
+    const trace = await loadTrace([unit(keys.join(' '))]);
+    const o = { sizes: [0.05], policies: ['redis-lru', 'learned'], quiet: true };
+    const hits = () =>
+      benchLoadedTrace('t', trace, o).results.map((r) => [r.policy, r.cacheSize, r.hitRatio]);
+    const prefix = tracePrefix(trace, 20_000);
+    expect([prefix.requests, prefix.uniqueKeys, prefix.sized]).toEqual([
+      20_000,
+      trace.uniqueKeys,
+      false,
+    ]);
+    expect(prefix.ids).toEqual(trace.ids.subarray(0, 20_000));
+    const before = hits();
+    warmUpJit(trace, o, 40_000, 20_000);
+    expect(hits()).toEqual(before);
+    // The learned policy did learn in the replays (not a trivially equal pair of LRU runs).
+    const learned = before.filter((r) => r[0] === 'learned').map((r) => r[2] as number);
+    const lruHits = before.filter((r) => r[0] === 'lru').map((r) => r[2] as number);
+    expect(learned[0]).not.toBe(lruHits[0]);
+  }, 120_000);
 
   it('min vs LRU is the lowest cumulative difference over the checkpoints, in points', () => {
     // After 10,000 requests 5 vs 6 hits (−0.01 pt), after 15,000: 15 vs 12 (+0.02 pt).
