@@ -42,6 +42,23 @@ describe('SlotTable', () => {
     expect(t.keys[t.lookup('k1', 10)]).toBe('k1');
   });
 
+  it('counts its bytes: the typed arrays at their allocated length, key references, the Map', () => {
+    // 29 B of typed arrays per allocated slot (weight 8, prev, next, aux, free, idBySlot 4 each,
+    // tag 1), 8 B per key reference, and in key mode 48 B per indexed key.
+    const byKey = new SlotTable(16);
+    expect(byKey.bytes).toBe(16 * 29);
+    for (let i = 0; i < 100; i++) byKey.alloc(`k${i}`, 1);
+    // The slots doubled from 16 to 128.
+    expect(byKey.capacity).toBe(128);
+    expect(byKey.bytes).toBe(128 * 29 + 100 * 8 + 100 * 48);
+    byKey.release(byKey.lookup('k0'));
+    expect(byKey.bytes).toBe(128 * 29 + 100 * 8 + 99 * 48);
+    // By id: no Map, but the id → slot array (4 B per id up to the largest seen, doubling).
+    const byId = new SlotTable(16);
+    for (let i = 0; i < 100; i++) byId.alloc(`k${i}`, 1, 2 * i);
+    expect(byId.bytes).toBe(128 * 29 + 100 * 8 + 4 * 256);
+  });
+
   it('slotOf finds a key by its string in both modes', () => {
     const byId = new SlotTable(16);
     const byKey = new SlotTable(16);

@@ -450,7 +450,10 @@ export interface LearnedMemoryReport {
   readonly keyMetadataBytes: number;
   readonly rememberedKeys: number;
   readonly pendingSamples: number;
-  /** The structure duel's two shadow caches: keys held (resident + recent victims) × 64 bytes. */
+  /**
+   * The structure duel's two shadow caches: their slot tables' typed arrays, key references and
+   * key index (`SlotTable.bytes`; the key strings excluded).
+   */
   readonly duelBytes: number;
 }
 
@@ -461,11 +464,6 @@ export interface LearnedMemoryReport {
  * both slots (the key strings excluded: the trace or the caller holds them).
  */
 const ENTRY_BYTES = 520;
-/**
- * A shadow key: its Map entry and string reference plus 25 bytes of slot arrays. In a replay with
- * key ids the shadows index by id instead: 4 bytes per id up to the largest seen, not counted.
- */
-const DUEL_KEY_BYTES_ESTIMATE = 64;
 const DUEL_LRU_REASON =
   "structure duel: plain LRU's shadow cache is ahead of the probationary structure's, " +
   'so the least recently used of the sampled keys goes';
@@ -804,7 +802,7 @@ export class LearnedPolicy implements EvictionPolicy {
       keyMetadataBytes: this.entries.size * ENTRY_BYTES,
       rememberedKeys: this.entries.size,
       pendingSamples: this.predQueue.size + this.agentQueue.size,
-      duelBytes: (this.duel?.keysHeld() ?? 0) * DUEL_KEY_BYTES_ESTIMATE,
+      duelBytes: this.duel?.bytes ?? 0,
     };
   }
 

@@ -98,6 +98,11 @@ export class MiniCache {
     return this.t.size;
   }
 
+  /** Bytes of its slot table ({@link SlotTable.bytes}). */
+  get bytes(): number {
+    return this.t.bytes;
+  }
+
   /** Replays one request (`keyId`: the request's `CacheRequest.keyId`, if any); true on a hit. */
   access(key: string, size: number, keyId?: number): boolean {
     const now = ++this.tick;
@@ -242,6 +247,11 @@ export class StructureDuel {
   /** Keys the two minis hold (resident and remembered victims). */
   keysHeld(): number {
     return this.mini[0].keys + this.mini[1].keys;
+  }
+
+  /** Bytes the two minis hold ({@link SlotTable.bytes}). */
+  get bytes(): number {
+    return this.mini[0].bytes + this.mini[1].bytes;
   }
 
   /** The real cache's recent hits over mini 0's while the probationary structure was in use. */
