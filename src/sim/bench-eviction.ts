@@ -201,10 +201,12 @@ export function warmUpJit(
   const unit = unitSize ? 'objects' : 'bytes';
   const capacity = Math.max(1, capacityFor(trace, (o.sizes ?? DEFAULT_SIZES)[0]!, unit));
   const rounds = Math.min(WARMUP_MAX_ROUNDS, Math.ceil(requests / n));
+  // policyOrder builds an instance of each policy to check its id: once, not per round.
+  const policies = policyOrder(o.policies);
   // Round-major, so the simulator's call into `policy.access` sees the policies in the order the
   // timed replays will.
   for (let round = 0; round < rounds; round++) {
-    for (const policy of policyOrder(o.policies)) {
+    for (const policy of policies) {
       replayCell(prefix, policy, capacity, unitSize, o.seed, undefined);
     }
   }

@@ -180,7 +180,7 @@ export function stateCoordinates(
 }
 
 /** The cell of extra view `k` (0-based in {@link VICTIM_TABLE_VIEWS}) at state coordinates `c`. */
-export function viewCellOf(c: ArrayLike<number>, k: number): number {
+function viewCellOf(c: ArrayLike<number>, k: number): number {
   return (c[0]! * ACCESS_BINS + c[1]!) * GAP_BINS + c[3 + k]!;
 }
 
