@@ -39,11 +39,21 @@ import {
   LearnedPolicy,
   type LearnedPolicySettings,
 } from './eviction/learned-policy.js';
+import { BOOST_FEATURE_NAMES } from './eviction/boosted-trees.js';
 import { AGENT_FEATURE_NAMES } from './eviction/features.js';
 import type { EvictionModel } from './eviction/scorer.js';
 import { tableCoordinates } from './eviction/victim-table.js';
 import type { TrainedEvictionModel } from './model-files.js';
 import type { Tf } from './tf.js';
+
+/** The names of what a model's agent reads, each once. */
+function agentInputs(model: EvictionModel): string[] {
+  const t = model.victimTable;
+  if (t === undefined) return [...AGENT_FEATURE_NAMES];
+  return [
+    ...new Set([...tableCoordinates(t), ...(t.boost === undefined ? [] : BOOST_FEATURE_NAMES)]),
+  ];
+}
 
 export interface LearnedEvictionTrainerOptions {
   readonly tf: Tf;
@@ -318,11 +328,9 @@ export class LearnedEvictionTrainer implements NodeEvictionModels {
         version: name,
         retrains: current.model.version,
         trainingWindow: { firstRequestMs: n.firstTs, lastRequestMs: n.lastTs },
-        // What the agent reads: the tabular agent's state, or the network agent's inputs.
-        features:
-          current.model.victimTable !== undefined
-            ? tableCoordinates(current.model.victimTable)
-            : [...AGENT_FEATURE_NAMES],
+        // What the agent reads: the tabular agent's state (and its trees' inputs once fitted),
+        // or the network agent's inputs.
+        features: agentInputs(current.model),
         metrics: {
           requests: n.modelRequests,
           shadowHitRatio: s.shadowHitRatio,

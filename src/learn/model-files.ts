@@ -7,7 +7,9 @@
  *   agent (format version 2), `victimTable`: its horizon, state, bins, baseline cell and one
  *   logit per cell, and no `agent` network; with the agent's extra views, `victimTable.views`
  *   too: per view its coordinate, baseline cell and logits (format version 3: the views
- *   `meanGap` and `due`; version 4: also `lifetime` and `gap2`);
+ *   `meanGap` and `due`; version 4: also `lifetime` and `gap2`); with the agent's boosted trees,
+ *   `victimTable.boost` (format version 5): their inputs' names, depth, initial margin, and per
+ *   node the feature split on, the threshold and the expected value, and per leaf the output;
  * - `weights.bin`: every weight as Float32 little-endian, in that order (for loaders that want
  *   raw buffers; it must agree bit for bit with the JSON arrays);
  * - `metadata.json`: node, training window (first / last request time), metrics, retrains, and
@@ -32,6 +34,11 @@ import {
   scoreKey,
 } from './eviction/scorer.js';
 import {
+  BOOST_FEATURE_NAMES,
+  BOOST_FEATURES,
+  type BoostedTrees,
+} from './eviction/boosted-trees.js';
+import {
   ACCESS_BINS,
   GAP_BINS,
   IDLE_BINS,
@@ -43,19 +50,23 @@ import {
 
 export const MODEL_FORMAT = 'prescient-eviction-model';
 /**
- * Written for a model whose tabular agent carries all four of its views (`victimTable.views`);
+ * Written for a model whose tabular agent carries boosted trees (`victimTable.boost`);
  * the oldest version that holds a model is written, so older builds read what they can score:
  * version 2 without views (a table alone, or the network agent), version 3 with the first two
- * views (`meanGap`, `due`). Versions 1 (always a network agent) to 4 are read; a file's views
+ * views (`meanGap`, `due`), version 4 with all four. Versions 1 (always a network agent) to 5 are read; a file's views
  * must be the first of `VICTIM_TABLE_VIEWS`, in order (the value adds them, so a prefix scores
  * as it did when written).
  */
-export const MODEL_FORMAT_VERSION = 4;
-const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3, 4];
+export const MODEL_FORMAT_VERSION = 5;
+const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3, 4, 5];
 
-/** The format version a table with `views` views is written as (see MODEL_FORMAT_VERSION). */
-function formatVersionFor(views: number | undefined): number {
-  return views === undefined ? 2 : views <= 2 ? 3 : MODEL_FORMAT_VERSION;
+/**
+ * The format version a table with `views` views, and with boosted trees or not, is written as
+ * (see MODEL_FORMAT_VERSION): 5 with trees.
+ */
+function formatVersionFor(views: number | undefined, boost: boolean): number {
+  if (boost) return MODEL_FORMAT_VERSION;
+  return views === undefined ? 2 : views <= 2 ? 3 : 4;
 }
 
 export const MODEL_FILE_NAMES = ['model.json', 'weights.bin', 'metadata.json'] as const;
@@ -161,6 +172,23 @@ interface VictimTableJson {
    * populated cell and logits; the agent's value adds theirs to the base table's.
    */
   views?: { coordinate: string; baselineCell: number; logits: number[] }[];
+  /** The boosted trees (format version 5), their margin added to the tables' logits. */
+  boost?: BoostJson;
+}
+
+/** Boosted trees in model.json: complete trees of `depth`, nodes in level order, tree by tree. */
+interface BoostJson {
+  /** The trees' inputs, in order (`BOOST_FEATURE_NAMES`). */
+  inputs: string[];
+  depth: number;
+  trees: number;
+  base: number;
+  /** Per internal node: the input split on (−1: none), threshold, expected value. */
+  features: number[];
+  thresholds: number[];
+  nodeValues: number[];
+  /** Per leaf: its output. */
+  leaves: number[];
 }
 
 const TENSORS = ['w1', 'b1', 'w2', 'b2'] as const;
@@ -209,7 +237,7 @@ export function encodeModelFiles(t: TrainedEvictionModel): ModelFiles {
   }
   const json: ModelJson = {
     format: MODEL_FORMAT,
-    formatVersion: formatVersionFor(victimTable?.views?.length),
+    formatVersion: formatVersionFor(victimTable?.views?.length, victimTable?.boost !== undefined),
     id: 'learned',
     version: t.version,
     node: t.node,
@@ -251,6 +279,64 @@ function victimTableJson(t: VictimTable): VictimTableJson {
             logits: Array.from(v.logits),
           })),
         }),
+    ...(t.boost === undefined ? {} : { boost: boostJson(t.boost) }),
+  };
+}
+
+function boostJson(b: BoostedTrees): BoostJson {
+  return {
+    inputs: [...BOOST_FEATURE_NAMES],
+    depth: b.depth,
+    trees: b.trees,
+    base: b.base,
+    features: Array.from(b.features),
+    thresholds: Array.from(b.thresholds),
+    nodeValues: Array.from(b.nodeValues),
+    leaves: Array.from(b.leaves),
+  };
+}
+
+function checkBoost(version: string, j: unknown): BoostedTrees {
+  const b = j as Partial<BoostJson> | null;
+  const where = 'victimTable.boost';
+  if (typeof b !== 'object' || b === null) invalid(version, `${where} is not an object`);
+  if (!sameItems(b.inputs, BOOST_FEATURE_NAMES)) {
+    invalid(version, `${where}.inputs differ from this build of Prescient`);
+  }
+  const int = (v: unknown, lo: number, hi: number): v is number =>
+    typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+  const { depth, trees } = b;
+  if (!int(depth, 1, 12) || !int(trees, 1, 10_000)) {
+    invalid(version, `${where} needs a depth of 1 to 12 and 1 to 10,000 trees`);
+  }
+  if (typeof b.base !== 'number' || !Number.isFinite(b.base)) {
+    invalid(version, `${where}.base must be a finite number`);
+  }
+  const internal = trees * ((1 << depth) - 1);
+  const numbers = (name: 'thresholds' | 'nodeValues' | 'leaves', n: number) => {
+    const a = b[name];
+    if (!Array.isArray(a) || a.length !== n) invalid(version, `${where}.${name} needs ${n} values`);
+    if (!a.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      invalid(version, `${where}.${name} holds a non-finite value`);
+    }
+    return Float64Array.from(a);
+  };
+  const features = b.features;
+  if (
+    !Array.isArray(features) ||
+    features.length !== internal ||
+    !features.every((f) => int(f, -1, BOOST_FEATURES - 1))
+  ) {
+    invalid(version, `${where}.features needs ${internal} input indices (−1 for no split)`);
+  }
+  return {
+    depth,
+    trees,
+    base: b.base,
+    features: Int32Array.from(features),
+    thresholds: numbers('thresholds', internal),
+    nodeValues: numbers('nodeValues', internal),
+    leaves: numbers('leaves', trees * (1 << depth)),
   };
 }
 
@@ -283,7 +369,8 @@ function checkVictimTable(version: string, j: unknown): VictimTable {
     return { baselineCell: b, logits: Float64Array.from(logits) };
   };
   const base = cells('victimTable', t);
-  if (t.views === undefined) return { horizonT: t.horizonT, ...base };
+  const boost = t.boost === undefined ? {} : { boost: checkBoost(version, t.boost) };
+  if (t.views === undefined) return { horizonT: t.horizonT, ...base, ...boost };
   if (
     !Array.isArray(t.views) ||
     t.views.length === 0 ||
@@ -298,7 +385,7 @@ function checkVictimTable(version: string, j: unknown): VictimTable {
     );
   }
   const views = t.views.map((v, k) => cells(`victimTable.views[${k}]`, v));
-  return { horizonT: t.horizonT, ...base, views };
+  return { horizonT: t.horizonT, ...base, views, ...boost };
 }
 
 function invalid(version: string, why: string): never {

@@ -8,6 +8,11 @@ import {
   newKeyStats,
   recordAccess,
 } from '../../src/learn/eviction/features.js';
+import {
+  BOOST_FEATURE_NAMES,
+  BOOST_FEATURES,
+  fitBoostedTrees,
+} from '../../src/learn/eviction/boosted-trees.js';
 import { makeMlpWeights, ScoreScratch, scoreKey } from '../../src/learn/eviction/scorer.js';
 import { encodeModelFiles, type TrainedEvictionModel } from '../../src/learn/model-files.js';
 import { FsModelStore } from '../../src/state/model-store.js';
@@ -37,6 +42,17 @@ function trained(model = modelFavouring(0, 3)): TrainedEvictionModel {
       savedAtMs: 3,
     },
   };
+}
+
+/** Rows of tree inputs whose label is 1 (not back) when the idle feature exceeds 1. */
+function boostRows(n: number) {
+  const X = new Float32Array(n * BOOST_FEATURES);
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let f = 0; f < BOOST_FEATURES; f++) X[i * BOOST_FEATURES + f] = ((i * (f + 3)) % 97) / 24;
+    y[i] = X[i * BOOST_FEATURES]! > 1 ? 1 : 0;
+  }
+  return { X, y };
 }
 
 async function code(p: Promise<unknown>): Promise<string | undefined> {
@@ -169,6 +185,45 @@ describe('FsModelStore', () => {
     }
   });
 
+  it("round-trips the tabular agent's boosted trees (format version 5) and refuses trees that do not fit their depth", async () => {
+    const base = tableModel(3);
+    const { X, y } = boostRows(2_000);
+    const boost = fitBoostedTrees(X, y, 2_000);
+    const t = trained({ ...base, victimTable: { ...base.victimTable!, boost } });
+    const dir = await store.save(t.version, encodeModelFiles(t));
+    const back = await store.load('n1@3');
+    expect(back.model.victimTable?.boost?.leaves).toEqual(boost.leaves);
+    const clock = { nowTick: 90_000, timeScale: 1500, missingGapT: 16 };
+    const scratch = new ScoreScratch();
+    let differ = 0;
+    for (const gaps of [[0], [80_000, 88_000], [60_000, 70_000, 89_000], [89_900]]) {
+      const s = newKeyStats(0, 1);
+      for (const tick of gaps) recordAccess(s, tick, 1, 1500);
+      const q = scoreKey(back.model, s, clock, scratch);
+      expect(q).toBe(scoreKey(t.model, s, clock, scratch));
+      if (q !== scoreKey(base, s, clock, scratch)) differ++;
+    }
+    // The trees count: keys score differently with them.
+    expect(differ).toBeGreaterThan(0);
+    const j = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as {
+      formatVersion: number;
+      victimTable: { boost: { inputs: string[]; leaves: number[]; features: number[] } };
+    };
+    expect(j.formatVersion).toBe(5);
+    expect(j.victimTable.boost.inputs).toEqual([...BOOST_FEATURE_NAMES]);
+    const edits: ((b: { leaves: number[]; features: number[]; inputs: string[] }) => void)[] = [
+      (b) => b.leaves.pop(),
+      (b) => (b.features[0] = BOOST_FEATURE_NAMES.length),
+      (b) => (b.inputs = b.inputs.slice(1)),
+    ];
+    for (const edit of edits) {
+      const copy = structuredClone(j);
+      edit(copy.victimTable.boost);
+      await writeFile(join(dir, 'model.json'), JSON.stringify(copy));
+      expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+    }
+  });
+
   it('refuses a victim table that is short, holds a non-number, or sits beside an agent network', async () => {
     const edits: ((j: Record<string, unknown>, net: unknown) => void)[] = [
       (j) => ((j['victimTable'] as { logits: unknown[] }).logits.length = 10),
@@ -207,7 +262,7 @@ describe('FsModelStore', () => {
     await writeFile(join(dir, 'model.json'), JSON.stringify(j));
     const back = await store.load('n1@3');
     expect(back.model.agent?.hidden).toBe(t.model.agent!.hidden);
-    j['formatVersion'] = 5;
+    j['formatVersion'] = 6;
     await writeFile(join(dir, 'model.json'), JSON.stringify(j));
     expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
   });

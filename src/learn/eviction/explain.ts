@@ -10,11 +10,22 @@
  * The tabular agent (./victim-table.ts) is explained by exact Shapley values (Shapley 1953; as
  * SHAP uses them, Lundberg & Lee, NeurIPS'17) over its state's three coordinates against the
  * table's most populated cell: with three players all 8 coalitions are evaluated, so completeness
- * holds exactly, not within a tolerance.
+ * holds exactly, not within a tolerance. When the table carries boosted trees
+ * (./boosted-trees.ts), their margin is explained along each tree's decision path against the
+ * trees' expected margin (Saabas' method, exact by construction), and a feature's attribution is
+ * the sum of its two parts (the table's coordinates and the trees' inputs share names where they
+ * are the same quantity).
  */
 
 import type { EvictionDecision, ReasonCode } from '../../decisions.js';
 
+import {
+  BOOST_FEATURE_NAMES,
+  BOOST_FEATURES,
+  boostAttributions,
+  boostExpected,
+  boostFeatures,
+} from './boosted-trees.js';
 import {
   AGENT_FEATURE_NAMES,
   BASE_FEATURE_NAMES,
@@ -274,22 +285,47 @@ function explainTable(
   x: Float64Array,
   clock: FeatureClock,
 ): EvictionDecision {
-  const { sh, attributions, inputs, idleT, requests, names } = explainCell(table, x, clock, true);
+  const cell = explainCell(table, x, clock, true);
+  const { sh, attributions, inputs, idleT, requests } = cell;
+  let names: readonly string[] = cell.names;
+  let shares = sh.attributions;
+  let score = sh.fx;
+  let baseline = sh.fBaseline;
+  const trees = table.boost;
+  if (trees !== undefined) {
+    // The trees' part: decision-path attributions over their inputs, added to the table's.
+    const f = new Float64Array(BOOST_FEATURES);
+    boostFeatures(x, 0, clock.missingGapT, f);
+    const a = new Float64Array(BOOST_FEATURES);
+    const margin = boostAttributions(trees, f, a);
+    const expected = boostExpected(trees);
+    const merged = new Map<string, number>();
+    cell.names.forEach((name, i) => merged.set(name, sh.attributions[i]!));
+    BOOST_FEATURE_NAMES.forEach((name, i) => merged.set(name, (merged.get(name) ?? 0) + a[i]!));
+    names = [...merged.keys()];
+    shares = Float64Array.from(merged.values());
+    for (const [name, v] of merged) attributions[name] = v;
+    score += margin;
+    baseline += expected;
+    inputs['treesMargin'] = margin;
+    inputs['baselineScore'] = baseline;
+  }
   const logit = clampLogit(mlpForward(model.predictor, x, 0));
   inputs['popularityLogit'] = logit;
   const p = (z: number) => sigmoid(z).toFixed(2);
   const views = table.views?.length ?? 0;
-  // With views the score adds 1 + views logits: a ranking value, not one probability's logit.
+  // With views or trees the score adds several logits: a ranking value, not one probability's.
+  const parts = `${1 + views} views of the key${trees === undefined ? '' : ' and boosted trees'}`;
   const value =
-    views === 0
-      ? `P(not requested within ${table.horizonT} T) ${p(sh.fx)} vs ${p(sh.fBaseline)}`
-      : `value ${sh.fx.toFixed(2)} (logits of P(not requested within ${table.horizonT} T) ` +
-        `in ${1 + views} views of the key, added) vs ${sh.fBaseline.toFixed(2)}`;
+    views === 0 && trees === undefined
+      ? `P(not requested within ${table.horizonT} T) ${p(score)} vs ${p(baseline)}`
+      : `value ${score.toFixed(2)} (logits of P(not requested within ${table.horizonT} T) ` +
+        `from ${parts}, added) vs ${baseline.toFixed(2)}`;
   const text =
     `${value} for a typical candidate (idle ${idleT.toFixed(2)} T, ${requests} requests, ` +
     `P(reuse within H) ${sigmoid(logit).toFixed(2)}); ` +
-    `mostly ${topTwo(names, sh.attributions, TABLE_PHRASES)}`;
-  return { key, score: sh.fx, reason: 'MODEL', text, attributions, inputs };
+    `mostly ${topTwo(names, shares, { ...PHRASES, ...TABLE_PHRASES })}`;
+  return { key, score, reason: 'MODEL', text, attributions, inputs };
 }
 
 /**

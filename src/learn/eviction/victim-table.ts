@@ -33,6 +33,14 @@
  * ({@link extractFeatures}), so the simulator, the engine and a cache-side adapter agree on it.
  */
 
+import {
+  BOOST_FEATURES,
+  boostFeatures,
+  boostMargin,
+  type BoostedTrees,
+  type BoostLearner,
+} from './boosted-trees.js';
+
 /** Idle time bins: ⌊log2(1 + 4·idle/T)⌋, capped (idle ≥ 511.75 T share the last). */
 export const IDLE_BINS = 12;
 /** Access count bins: 1, 2, 3–4, 5–8, 9–16, more. */
@@ -106,6 +114,11 @@ export interface VictimTable {
    * and their most populated cells.
    */
   readonly views?: readonly { readonly logits: Float64Array; readonly baselineCell: number }[];
+  /**
+   * The boosted trees over the key's whole feature vector (./boosted-trees.ts), once fitted: their
+   * margin, the logit of P(not requested within B), is added to the tables' ({@link tableValue}).
+   */
+  readonly boost?: BoostedTrees;
 }
 
 /** Coordinates (idle, accesses, gap1 bins) of base features at `x[offset..]`, into `out`. */
@@ -237,6 +250,7 @@ export function stateScore(
 
 const coords = new Int32Array(3);
 const stateScratch = new Int32Array(VICTIM_STATE_COORDINATES.length);
+const boostScratch = new Float64Array(BOOST_FEATURES);
 
 /** The cell of base features at `x[offset..]`. */
 export function victimCell(x: ArrayLike<number>, offset: number, missingGapT: number): number {
@@ -244,7 +258,11 @@ export function victimCell(x: ArrayLike<number>, offset: number, missingGapT: nu
   return cellOf(coords);
 }
 
-/** The score ({@link stateScore}) of base features at `x[offset..]`. */
+/**
+ * The agent's value of base features at `x[offset..]`: the tables' score ({@link stateScore}) plus,
+ * when the table carries fitted trees, their margin ({@link boostedValue}). The one definition the
+ * policy, `scoreKey` and the explanations share.
+ */
 export function tableValue(
   t: VictimTable,
   x: ArrayLike<number>,
@@ -252,7 +270,25 @@ export function tableValue(
   missingGapT: number,
 ): number {
   stateCoordinates(x, offset, missingGapT, stateScratch);
-  return stateScore(t, stateScratch, x[offset]!);
+  const score = stateScore(t, stateScratch, x[offset]!);
+  return boostedValue(score, t.boost, x, offset, missingGapT, boostScratch);
+}
+
+/**
+ * `score` (the tables' value of base features at `x[offset..]`) plus the margin of `boost`, when
+ * fitted, at the key's tree inputs (written into `scratch`, {@link boostFeatures}).
+ */
+export function boostedValue(
+  score: number,
+  boost: BoostedTrees | null | undefined,
+  x: ArrayLike<number>,
+  offset: number,
+  missingGapT: number,
+  scratch: Float64Array,
+): number {
+  if (boost === null || boost === undefined) return score;
+  boostFeatures(x, offset, missingGapT, scratch);
+  return score + boostMargin(boost, scratch);
 }
 
 /** One logged candidate waiting for its label. */
@@ -263,6 +299,11 @@ export interface PendingLabel {
   readonly viewBins: number;
   readonly tick: number;
   done: boolean;
+  /**
+   * Its serial among the learner's logged candidates: where a learner that fits trees keeps the
+   * candidate's tree inputs until the label is known ({@link VictimTableLearner.log}).
+   */
+  readonly seq: number;
 }
 
 /** What a logged candidate carries: its pending label, if any (the caller's per-key object). */
@@ -292,7 +333,9 @@ export function viewBinsOf(c: ArrayLike<number>, views: number): number {
 
 /**
  * Bytes per pending label: the label object and its slot in the queue (measured on Node 20 with
- * `--expose-gc`, 200,000 labels: 74 B each).
+ * `--expose-gc`, 200,000 labels: 74 B each, before its `seq` field). A learner that fits trees
+ * also holds their inputs in one Float32Array ({@link VictimTableLearner.bytes} counts it at its
+ * allocated length).
  */
 const PENDING_LABEL_BYTES = 74;
 
@@ -320,6 +363,14 @@ export class VictimTableLearner {
   private sinceHalving = 0;
   private queue: PendingLabel[] = [];
   private head = 0;
+  /**
+   * With trees: the tree inputs of logged candidates, {@link BOOST_FEATURES} floats each, from
+   * serial `stagedFrom` on (older ones are labelled and dropped as the queue is), grown by
+   * doubling. One array rather than one per label: a small Float32Array costs 267 B on Node 20.
+   */
+  private staged = new Float32Array(0);
+  private stagedFrom = 0;
+  private nextSeq = 0;
 
   constructor(
     /** Horizon B in ticks is horizonT × the caller's T. */
@@ -329,6 +380,8 @@ export class VictimTableLearner {
     readonly cells: number = VICTIM_TABLE_CELLS,
     /** The first this many of {@link VICTIM_TABLE_VIEWS} are counted too (the state's cells only). */
     readonly views = 0,
+    /** Trees fitted to the same labels from the candidates' whole features (./boosted-trees.ts). */
+    readonly boost: BoostLearner | null = null,
   ) {
     if (views > 0 && (cells !== VICTIM_TABLE_CELLS || views > VICTIM_TABLE_VIEWS.length)) {
       throw new RangeError(`views need the state's cells and at most ${VICTIM_TABLE_VIEWS.length}`);
@@ -345,7 +398,12 @@ export class VictimTableLearner {
 
   /** Bytes of the counts and logits, and of the labels pending. */
   get bytes(): number {
-    return 3 * 8 * this.allLogits.length + PENDING_LABEL_BYTES * this.pending;
+    return (
+      3 * 8 * this.allLogits.length +
+      PENDING_LABEL_BYTES * this.pending +
+      this.staged.byteLength +
+      (this.boost?.bytes ?? 0)
+    );
   }
 
   get pending(): number {
@@ -354,11 +412,29 @@ export class VictimTableLearner {
 
   /**
    * Logs candidate `c` in `cell` (and, with views, each view's coordinate packed in `viewBins`,
-   * {@link viewBinsOf}) at `tick`, unless it is already waiting for a label.
+   * {@link viewBinsOf}) at `tick`, unless it is already waiting for a label. A learner that fits
+   * trees also keeps the candidate's tree inputs, read from `boostInputs` ({@link boostFeatures}).
    */
-  log(c: TableLogged, cell: number, tick: number, viewBins = 0): void {
+  log(
+    c: TableLogged,
+    cell: number,
+    tick: number,
+    viewBins = 0,
+    boostInputs?: ArrayLike<number>,
+  ): void {
     if (c.tablePending !== null) return;
-    const p: PendingLabel = { owner: c, cell, viewBins, tick, done: false };
+    const seq = this.nextSeq++;
+    if (this.boost !== null) {
+      if (boostInputs === undefined) throw new RangeError('a learner with trees needs tree inputs');
+      const at = (seq - this.stagedFrom) * BOOST_FEATURES;
+      if (at + BOOST_FEATURES > this.staged.length) {
+        const grown = new Float32Array(Math.max(1024 * BOOST_FEATURES, 2 * this.staged.length));
+        grown.set(this.staged);
+        this.staged = grown;
+      }
+      for (let f = 0; f < BOOST_FEATURES; f++) this.staged[at + f] = boostInputs[f]!;
+    }
+    const p: PendingLabel = { owner: c, cell, viewBins, tick, done: false, seq };
     c.tablePending = p;
     this.queue.push(p);
   }
@@ -387,6 +463,12 @@ export class VictimTableLearner {
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
+      // Every label logged before the queue's new first is labelled: drop their tree inputs.
+      const first = this.queue.length > 0 ? this.queue[0]!.seq : this.nextSeq;
+      const drop = (first - this.stagedFrom) * BOOST_FEATURES;
+      const end = (this.nextSeq - this.stagedFrom) * BOOST_FEATURES;
+      if (drop > 0 && this.boost !== null) this.staged.copyWithin(0, drop, end);
+      this.stagedFrom = first;
     }
   }
 
@@ -403,12 +485,20 @@ export class VictimTableLearner {
         baselineCell,
       };
     };
-    const base = { horizonT: this.horizonT, ...table(0) };
+    const trees = this.boost?.trees ?? null;
+    const base = {
+      horizonT: this.horizonT,
+      ...table(0),
+      ...(trees === null ? {} : { boost: trees }),
+    };
     if (!withViews || this.views === 0) return base;
     return { ...base, views: Array.from({ length: this.views }, (_, k) => table(k + 1)) };
   }
 
   private add(p: PendingLabel, back: boolean): void {
+    if (this.boost !== null) {
+      this.boost.add(this.staged, (p.seq - this.stagedFrom) * BOOST_FEATURES, back);
+    }
     this.count(p.cell, back);
     if (this.views > 0) {
       // A view's cell keeps the base cell's idle and access bins, with its own coordinate last.
