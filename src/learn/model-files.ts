@@ -53,9 +53,9 @@ export const MODEL_FORMAT = 'prescient-eviction-model';
  * Written for a model whose tabular agent carries boosted trees (`victimTable.boost`);
  * the oldest version that holds a model is written, so older builds read what they can score:
  * version 2 without views (a table alone, or the network agent), version 3 with the first two
- * views (`meanGap`, `due`), version 4 with all four. Versions 1 (always a network agent) to 5 are read; a file's views
- * must be the first of `VICTIM_TABLE_VIEWS`, in order (the value adds them, so a prefix scores
- * as it did when written).
+ * views (`meanGap`, `due`), version 4 with all four. Versions 1 (always a network agent) to 5
+ * are read; a file's views must be the first of `VICTIM_TABLE_VIEWS`, in order (the value adds
+ * them, so a prefix scores as it did when written).
  */
 export const MODEL_FORMAT_VERSION = 5;
 const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3, 4, 5];

@@ -150,6 +150,8 @@ describe('boosted trees', () => {
         expect.arrayContaining(['idle', 'accesses', 'gap1', 'due', 'decayedCountLong']),
       );
       expect(d.text).toContain('boosted trees');
+      // Every attributed feature has its input value.
+      for (const name of Object.keys(d.attributions)) expect(d.inputs[name]).toBeTypeOf('number');
     }
   });
 

@@ -291,11 +291,14 @@ function explainTable(
   let shares = sh.attributions;
   let score = sh.fx;
   let baseline = sh.fBaseline;
+  // Every attributed name has its input: the base features are there; the views' `meanGap` and
+  // `due` (binned in the tables, raw in the trees) are given raw, in T.
+  const f = new Float64Array(BOOST_FEATURES);
+  boostFeatures(x, 0, clock.missingGapT, f);
+  BOOST_FEATURE_NAMES.forEach((name, i) => (inputs[name] ??= f[i]!));
   const trees = table.boost;
   if (trees !== undefined) {
     // The trees' part: decision-path attributions over their inputs, added to the table's.
-    const f = new Float64Array(BOOST_FEATURES);
-    boostFeatures(x, 0, clock.missingGapT, f);
     const a = new Float64Array(BOOST_FEATURES);
     const margin = boostAttributions(trees, f, a);
     const expected = boostExpected(trees);
@@ -315,7 +318,8 @@ function explainTable(
   const p = (z: number) => sigmoid(z).toFixed(2);
   const views = table.views?.length ?? 0;
   // With views or trees the score adds several logits: a ranking value, not one probability's.
-  const parts = `${1 + views} views of the key${trees === undefined ? '' : ' and boosted trees'}`;
+  const tables = views === 0 ? 'its table' : `${1 + views} views of the key`;
+  const parts = `${tables}${trees === undefined ? '' : ' and boosted trees'}`;
   const value =
     views === 0 && trees === undefined
       ? `P(not requested within ${table.horizonT} T) ${p(score)} vs ${p(baseline)}`

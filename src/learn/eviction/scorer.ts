@@ -12,7 +12,8 @@
  * - the network agent (agent kind `network`): base features + that logit → Q(evict the key),
  *   the expected log-distance to its next request; the policy evicts the highest Q.
  * The default agent is a table instead (./victim-table.ts, kind `table`): the logit of
- * P(not requested within B) of the key's cell. Either way the score of an eviction decision is
+ * P(not requested within B) of the key's cell, plus its views' and, once fitted, its boosted
+ * trees' logits (./boosted-trees.ts). Either way the score of an eviction decision is
  * the agent's value: higher = evict sooner.
  */
 
