@@ -4,7 +4,7 @@
  * feature vector, fitted by logistic loss to the same full-information labels the victim table
  * counts (was the candidate requested again within B?), refitted on a schedule as labels arrive.
  * The agent's value adds the trees' logit of P(not requested within B) to the tables' logits
- * (./victim-table.ts, {@link boostedValue}).
+ * (./victim-table.ts, `tableValue`).
  *
  * Why: the table's cells are coarse bins of three coordinates each; keys that come back and keys
  * that do not often share a cell or sit in cells valued alike (docs/learning.md, "Perfect labels
@@ -24,7 +24,7 @@
  * Pure: no tfjs, no I/O.
  */
 
-import { BASE_FEATURE_NAMES } from './features.js';
+import { BASE_FEATURE_NAMES, gapKnown } from './features.js';
 
 /** The trees' inputs: the base features, then the last gap minus the idle time and the mean gap. */
 export const BOOST_FEATURE_NAMES = [...BASE_FEATURE_NAMES, 'due', 'meanGap'] as const;
@@ -85,8 +85,7 @@ export function boostFeatures(
   for (let j = 0; j < n; j++) out[j] = x[offset + j]!;
   const idleT = Math.expm1(x[offset]!);
   const g = x[offset + 1]!;
-  // extractFeatures writes log1p(missingGapT) for an unknown gap.
-  const known = g !== Math.log1p(missingGapT);
+  const known = gapKnown(g, missingGapT);
   const a = Math.round(Math.expm1(x[offset + 8]!));
   out[n] = known ? Math.expm1(g) - idleT : BOOST_UNKNOWN;
   out[n + 1] =

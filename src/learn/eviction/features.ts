@@ -149,6 +149,14 @@ export function extractFeatures(
 }
 
 /**
+ * Whether gap feature `g` (one of {@link extractFeatures}' gaps) holds a known gap: an unknown one
+ * is written as log1p(missingGapT).
+ */
+export function gapKnown(g: number, missingGapT: number): boolean {
+  return g !== Math.log1p(missingGapT);
+}
+
+/**
  * Stats of a key from the feature store's view (`KeyFeatures`: times in ms, gaps newest first,
  * decayed counts as of `asOfMs`). The store's half-lives are not the model's, so its decayed
  * counts are re-derived from the gaps here; an adapter with the model's half-lives can fill

@@ -41,6 +41,8 @@ import {
   type BoostLearner,
 } from './boosted-trees.js';
 
+import { gapKnown } from './features.js';
+
 /** Idle time bins: ⌊log2(1 + 4·idle/T)⌋, capped (idle ≥ 511.75 T share the last). */
 export const IDLE_BINS = 12;
 /** Access count bins: 1, 2, 3–4, 5–8, 9–16, more. */
@@ -157,8 +159,7 @@ function knownGapBin(gapT: number): number {
 
 /** Bin of a gap feature log1p(gap / T): 0 when unknown, else {@link knownGapBin}. */
 function gapBin(g: number, missingGapT: number): number {
-  // extractFeatures writes log1p(missingGapT) for an unknown gap.
-  return g === Math.log1p(missingGapT) ? 0 : knownGapBin(Math.expm1(g));
+  return gapKnown(g, missingGapT) ? knownGapBin(Math.expm1(g)) : 0;
 }
 
 /**
@@ -260,8 +261,9 @@ export function victimCell(x: ArrayLike<number>, offset: number, missingGapT: nu
 
 /**
  * The agent's value of base features at `x[offset..]`: the tables' score ({@link stateScore}) plus,
- * when the table carries fitted trees, their margin ({@link boostedValue}). The one definition the
- * policy, `scoreKey` and the explanations share.
+ * when the table carries fitted trees, their margin at the key's tree inputs
+ * ({@link boostFeatures}). The one definition `scoreKey` and the explanations share; the policy
+ * adds the same two terms from its live tables and trees.
  */
 export function tableValue(
   t: VictimTable,
@@ -271,24 +273,9 @@ export function tableValue(
 ): number {
   stateCoordinates(x, offset, missingGapT, stateScratch);
   const score = stateScore(t, stateScratch, x[offset]!);
-  return boostedValue(score, t.boost, x, offset, missingGapT, boostScratch);
-}
-
-/**
- * `score` (the tables' value of base features at `x[offset..]`) plus the margin of `boost`, when
- * fitted, at the key's tree inputs (written into `scratch`, {@link boostFeatures}).
- */
-export function boostedValue(
-  score: number,
-  boost: BoostedTrees | null | undefined,
-  x: ArrayLike<number>,
-  offset: number,
-  missingGapT: number,
-  scratch: Float64Array,
-): number {
-  if (boost === null || boost === undefined) return score;
-  boostFeatures(x, offset, missingGapT, scratch);
-  return score + boostMargin(boost, scratch);
+  if (t.boost === undefined) return score;
+  boostFeatures(x, offset, missingGapT, boostScratch);
+  return score + boostMargin(t.boost, boostScratch);
 }
 
 /** One logged candidate waiting for its label. */
