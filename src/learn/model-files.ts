@@ -345,7 +345,7 @@ function sameItems(a: unknown, b: readonly (string | number)[]): boolean {
   return Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function checkVictimTable(version: string, j: unknown): VictimTable {
+function checkVictimTable(version: string, formatVersion: number, j: unknown): VictimTable {
   const t = j as Partial<VictimTableJson> | null;
   if (typeof t !== 'object' || t === null) invalid(version, 'victimTable is not an object');
   if (!sameItems(t.state, VICTIM_TABLE_STATE) || !sameItems(t.bins, TABLE_BINS)) {
@@ -368,6 +368,18 @@ function checkVictimTable(version: string, j: unknown): VictimTable {
     }
     return { baselineCell: b, logits: Float64Array.from(logits) };
   };
+  // A file holds nothing newer than its format version says (a writer never does that): an
+  // older build reading it would score without what it cannot read.
+  const needs = formatVersionFor(
+    Array.isArray(t.views) ? t.views.length : undefined,
+    t.boost !== undefined,
+  );
+  if (needs > formatVersion) {
+    invalid(
+      version,
+      `its victimTable's ${t.boost !== undefined ? 'boosted trees need' : 'views need'} format version ${needs}, not ${formatVersion}`,
+    );
+  }
   const base = cells('victimTable', t);
   const boost = t.boost === undefined ? {} : { boost: checkBoost(version, t.boost) };
   if (t.views === undefined) return { horizonT: t.horizonT, ...base, ...boost };
@@ -472,7 +484,9 @@ export function decodeModelFiles(files: StoredModelFiles): LoadedEvictionModel {
   const agent = hasTable
     ? undefined
     : checkNetwork(version, 'agent', json.networks?.agent, AGENT_FEATURE_NAMES.length);
-  const victimTable = hasTable ? checkVictimTable(version, json.victimTable) : undefined;
+  const victimTable = hasTable
+    ? checkVictimTable(version, json.formatVersion as number, json.victimTable)
+    : undefined;
   const timeScaleMs = json.timeScaleMs;
   const missingGapT = json.missingGapT;
   if (typeof timeScaleMs !== 'number' || !(timeScaleMs > 0) || !Number.isFinite(timeScaleMs)) {

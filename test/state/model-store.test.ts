@@ -141,7 +141,7 @@ describe('FsModelStore', () => {
     });
   });
 
-  it("round-trips the tabular agent's views (format version 4; 3 with the first two), and refuses views out of order", async () => {
+  it("round-trips the tabular agent's views (format version 4; 3 with the first two), and refuses views out of order or newer than the file's format version", async () => {
     const base = tableModel(3);
     const view = (k: number) => ({
       logits: base.victimTable!.logits.map((v, c) => v + 0.1 * k * (c % 9)),
@@ -175,6 +175,12 @@ describe('FsModelStore', () => {
       };
       expect(j.formatVersion).toBe(c.formatVersion);
       expect(j.victimTable.views.map((v) => v.coordinate)).toEqual(c.coordinates);
+      // A file claiming an older format version than its views need is refused.
+      await writeFile(
+        join(dir, 'model.json'),
+        JSON.stringify({ ...j, formatVersion: c.formatVersion - 1 }),
+      );
+      expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
       j.victimTable.views.reverse();
       await writeFile(join(dir, 'model.json'), JSON.stringify(j));
       expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
@@ -185,7 +191,7 @@ describe('FsModelStore', () => {
     }
   });
 
-  it("round-trips the tabular agent's boosted trees (format version 5) and refuses trees that do not fit their depth", async () => {
+  it("round-trips the tabular agent's boosted trees (format version 5) and refuses trees that do not fit their depth or sit in an older format version", async () => {
     const base = tableModel(3);
     const { X, y } = boostRows(2_000);
     const boost = fitBoostedTrees(X, y, 2_000);
@@ -222,6 +228,13 @@ describe('FsModelStore', () => {
       await writeFile(join(dir, 'model.json'), JSON.stringify(copy));
       expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
     }
+    // Trees in a file that claims an older format version (which has no trees) are refused.
+    for (const formatVersion of [2, 3, 4]) {
+      await writeFile(join(dir, 'model.json'), JSON.stringify({ ...j, formatVersion }));
+      expect(await code(store.load('n1@3'))).toBe(ERROR_CODES.MODEL_INVALID);
+    }
+    await writeFile(join(dir, 'model.json'), JSON.stringify(j));
+    expect((await store.load('n1@3')).model.victimTable?.boost).toBeDefined();
   });
 
   it('refuses a victim table that is short, holds a non-number, or sits beside an agent network', async () => {
