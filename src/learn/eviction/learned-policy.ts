@@ -138,7 +138,10 @@ import {
 export interface LearnedPolicySettings {
   /** Candidates sampled per eviction. */
   readonly sampleSize: number;
-  /** Memory window W (ghost list, label censoring), in units of T. */
+  /**
+   * Memory window W (ghost list, label censoring, the unknown-gap value), in units of T: 64 since
+   * 2026-12-07 (16 before; docs/learning.md, "Longer memory, adopted").
+   */
   readonly windowT: number;
   /** Popularity horizon H, in units of T. */
   readonly horizonT: number;
@@ -310,7 +313,7 @@ export interface LearnedPolicySettings {
 
 export const DEFAULT_LEARNED_SETTINGS: LearnedPolicySettings = {
   sampleSize: 16,
-  windowT: 16,
+  windowT: 64,
   horizonT: 2,
   discountT: 2,
   predictorSampleRate: 0.25,
