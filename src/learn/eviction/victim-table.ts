@@ -320,9 +320,9 @@ export function viewBinsOf(c: ArrayLike<number>, views: number): number {
 
 /**
  * Bytes per pending label: the label object and its slot in the queue (measured on Node 20 with
- * `--expose-gc`, 200,000 labels: 74 B each, with its `seq` field as without). A learner that fits trees
- * also holds their inputs in one Float32Array ({@link VictimTableLearner.bytes} counts it at its
- * allocated length).
+ * `--expose-gc`, 200,000 labels: 74 B each, with its `seq` field as without). A learner that
+ * fits trees also holds their inputs in one Float32Array ({@link VictimTableLearner.bytes} counts
+ * it at its allocated length).
  */
 const PENDING_LABEL_BYTES = 74;
 
