@@ -3,6 +3,7 @@ import {
   BOOST_FEATURE_NAMES,
   BOOST_FEATURES,
   BOOST_UNKNOWN,
+  type BoostOptions,
   boostAttributions,
   boostExpected,
   boostFeatures,
@@ -28,6 +29,7 @@ import { tableModel } from '../helpers/eviction-model.js';
 
 const IDLE = 0;
 const DUE = BOOST_FEATURE_NAMES.indexOf('due');
+const COUNT = BOOST_FEATURE_NAMES.indexOf('decayedCountMid');
 
 /** n rows of uniform noise in [0, 4); label 1 iff idle > 1 and due > 2, flipped with `noise`. */
 function rows(n: number, seed: number, noise = 0) {
@@ -40,6 +42,61 @@ function rows(n: number, seed: number, noise = 0) {
     y[i] = rule !== rnd() < noise ? 1 : 0;
   }
   return { X, y };
+}
+
+/**
+ * A direct fit, for reference: each node's split found by scanning its rows for every feature
+ * and threshold, with no histograms. Inputs must take the integer values 0 … 7 only, so that
+ * every value is one of the fitted trees' quantile edges and "x ≤ v" is the same split in both.
+ */
+function directFit(X: Float32Array, y: Uint8Array, n: number, o: BoostOptions) {
+  const F = BOOST_FEATURES;
+  const internal = (1 << o.depth) - 1;
+  const p0 = (y.reduce((a, v) => a + v, 0) + 1) / (n + 2);
+  const margin = new Float64Array(n).fill(Math.log(p0 / (1 - p0)));
+  const features: number[] = [];
+  const leaves: number[] = [];
+  for (let t = 0; t < o.trees; t++) {
+    const g = Array.from(margin, (m, i) => 1 / (1 + Math.exp(-m)) - y[i]!);
+    const h = Array.from(margin, (m) => Math.max(1 / (1 + Math.exp(-m)) / (1 + Math.exp(m)), 1e-6));
+    const node = new Int32Array(n);
+    const sums = (rows: number[]) => [
+      rows.reduce((a, i) => a + g[i]!, 0),
+      rows.reduce((a, i) => a + h[i]!, 0),
+    ];
+    for (let nd = 0; nd < internal; nd++) {
+      const rows = [...node.keys()].filter((i) => node[i] === nd);
+      const [G, H] = sums(rows);
+      let best = 1e-9;
+      let split: [number, number] = [-1, 0];
+      if (rows.length >= 2 * o.minLeaf) {
+        for (let f = 0; f < F; f++) {
+          for (let v = 0; v < 7; v++) {
+            const left = rows.filter((i) => X[i * F + f]! <= v);
+            if (left.length < o.minLeaf || rows.length - left.length < o.minLeaf) continue;
+            const [gl, hl] = sums(left);
+            const gain =
+              (gl! * gl!) / (hl! + o.lambda) +
+              ((G! - gl!) * (G! - gl!)) / (H! - hl! + o.lambda) -
+              (G! * G!) / (H! + o.lambda);
+            if (gain > best) [best, split] = [gain, [f, v]];
+          }
+        }
+      }
+      features.push(split[0]);
+      for (const i of rows) {
+        node[i] = split[0] < 0 || X[i * F + split[0]]! <= split[1] ? 2 * nd + 1 : 2 * nd + 2;
+      }
+    }
+    for (let l = 0; l <= internal; l++) {
+      const rows = [...node.keys()].filter((i) => node[i] === internal + l);
+      const [G, H] = sums(rows);
+      const leaf = (-G! / (H! + o.lambda)) * o.learningRate;
+      leaves.push(leaf);
+      for (const i of rows) margin[i]! += leaf;
+    }
+  }
+  return { features, leaves };
 }
 
 const candidate = (): TableLogged => ({ tablePending: null });
@@ -63,6 +120,27 @@ describe('boosted trees', () => {
     expect([IDLE, DUE]).toContain(m.features[0]);
     expect([IDLE, DUE]).toContain(m.features[1]);
     expect([IDLE, DUE]).toContain(m.features[2]);
+  });
+
+  it('choose the same splits and leaf values as a direct fit that scans every row of every node', () => {
+    const n = 3_000;
+    const rnd = mulberry32(21);
+    const X = new Float32Array(n * BOOST_FEATURES);
+    const y = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      for (let f = 0; f < BOOST_FEATURES; f++) X[i * BOOST_FEATURES + f] = Math.floor(8 * rnd());
+      // Not back when idle and due are both high, or at random; lopsided, so that each level
+      // has a smaller and a larger child (the fit sums the smaller, subtracts for the larger).
+      const x = (f: number) => X[i * BOOST_FEATURES + f]!;
+      y[i] = x(IDLE) + x(DUE) + (x(COUNT) > 5 ? 2 : 0) + 3 * rnd() > 10 ? 1 : 0;
+    }
+    const o = { trees: 6, depth: 3, learningRate: 0.3, lambda: 1, minLeaf: 150, buckets: 32 };
+    const m = fitBoostedTrees(X, y, n, o);
+    const ref = directFit(X, y, n, o);
+    expect(Array.from(m.features)).toEqual(ref.features);
+    // Splits on the label's three inputs, and nodes left unsplit (too few rows) as well.
+    expect(new Set(ref.features)).toEqual(new Set([IDLE, DUE, COUNT, -1]));
+    ref.leaves.forEach((v, i) => expect(m.leaves[i]).toBeCloseTo(v, 12));
   });
 
   it('decision-path attributions add up exactly to the margin minus the expected margin', () => {
