@@ -18,8 +18,9 @@
  * candidates with LightGBM. Trees are complete binary trees of a fixed depth, fitted level by
  * level; features are bucketed at quantiles of a sample of the training rows. Below the root, a
  * node's histograms are summed over its rows only when it is the smaller of two siblings; the
- * larger one's are its parent's minus the smaller's (LightGBM's histogram subtraction), which
- * halves the fit's time and chooses the same splits. Attributions follow
+ * larger one's are its parent's minus the smaller's (LightGBM's histogram subtraction). That
+ * halves the fit's time; the splits are those of a direct fit up to float rounding (a near-tie
+ * between two splits can go the other way). Attributions follow
  * the decision path (Saabas' method): each split is credited with the change of the expected
  * value from the node to the child taken, so a key's attributions add up exactly to its margin
  * minus the trees' expected margin. No code copied.
