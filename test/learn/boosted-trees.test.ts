@@ -55,6 +55,7 @@ function directFit(X: Float32Array, y: Uint8Array, n: number, o: BoostOptions) {
   const p0 = (y.reduce((a, v) => a + v, 0) + 1) / (n + 2);
   const margin = new Float64Array(n).fill(Math.log(p0 / (1 - p0)));
   const features: number[] = [];
+  const thresholds: number[] = [];
   const leaves: number[] = [];
   for (let t = 0; t < o.trees; t++) {
     const g = Array.from(margin, (m, i) => 1 / (1 + Math.exp(-m)) - y[i]!);
@@ -84,6 +85,7 @@ function directFit(X: Float32Array, y: Uint8Array, n: number, o: BoostOptions) {
         }
       }
       features.push(split[0]);
+      thresholds.push(split[0] < 0 ? 0 : split[1]);
       for (const i of rows) {
         node[i] = split[0] < 0 || X[i * F + split[0]]! <= split[1] ? 2 * nd + 1 : 2 * nd + 2;
       }
@@ -96,7 +98,7 @@ function directFit(X: Float32Array, y: Uint8Array, n: number, o: BoostOptions) {
       for (const i of rows) margin[i]! += leaf;
     }
   }
-  return { features, leaves };
+  return { features, thresholds, leaves };
 }
 
 const candidate = (): TableLogged => ({ tablePending: null });
@@ -129,8 +131,8 @@ describe('boosted trees', () => {
     const y = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       for (let f = 0; f < BOOST_FEATURES; f++) X[i * BOOST_FEATURES + f] = Math.floor(8 * rnd());
-      // Not back when idle and due are both high, or at random; lopsided, so that each level
-      // has a smaller and a larger child (the fit sums the smaller, subtracts for the larger).
+      // Not back when idle, due and the 10 T count are high, with noise; lopsided, so that each
+      // level has a smaller and a larger child (the fit sums the smaller, subtracts for the larger).
       const x = (f: number) => X[i * BOOST_FEATURES + f]!;
       y[i] = x(IDLE) + x(DUE) + (x(COUNT) > 5 ? 2 : 0) + 3 * rnd() > 10 ? 1 : 0;
     }
@@ -138,6 +140,7 @@ describe('boosted trees', () => {
     const m = fitBoostedTrees(X, y, n, o);
     const ref = directFit(X, y, n, o);
     expect(Array.from(m.features)).toEqual(ref.features);
+    expect(Array.from(m.thresholds)).toEqual(ref.thresholds);
     // Splits on the label's three inputs, and nodes left unsplit (too few rows) as well.
     expect(new Set(ref.features)).toEqual(new Set([IDLE, DUE, COUNT, -1]));
     ref.leaves.forEach((v, i) => expect(m.leaves[i]).toBeCloseTo(v, 12));
