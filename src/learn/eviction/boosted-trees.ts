@@ -230,7 +230,6 @@ export function fitBoostedTrees(
   let hist = new Float64Array(3 * width * size);
   let next = new Float64Array(3 * width * size);
   const splitBucket = new Int32Array(width);
-  const leafN = new Int32Array(leafCount);
   for (let t = 0; t < trees; t++) {
     for (let i = 0; i < n; i++) {
       const p = 1 / (1 + Math.exp(-margin[i]!));
@@ -311,8 +310,9 @@ export function fitBoostedTrees(
         const p = k * size;
         const nl = lo[2 * k + 1]! - lo[2 * k]!;
         const nr = lo[2 * k + 2]! - lo[2 * k + 1]!;
-        const [small, large] = nl <= nr ? [l, r] : [r, l];
-        const from = nl <= nr ? lo[2 * k]! : lo[2 * k + 1]!;
+        const leftSmaller = nl <= nr;
+        const [small, large] = leftSmaller ? [l, r] : [r, l];
+        const from = lo[leftSmaller ? 2 * k : 2 * k + 1]!;
         accumulate(next, small, order, from, from + Math.min(nl, nr), g, h, bucket, F, B);
         for (let j = 0; j < 3 * size; j++)
           next[3 * large + j] = hist[3 * p + j]! - next[3 * small + j]!;
@@ -327,7 +327,6 @@ export function fitBoostedTrees(
         sg += g[order[r]!]!;
         sh += h[order[r]!]!;
       }
-      leafN[l] = lo[l + 1]! - lo[l]!;
       // + 0 turns −0 (a leaf with no gradient) into 0, so the model reads back from JSON as it was.
       leaves[out + l] = (-sg / (sh + lambda)) * learningRate + 0;
       for (let r = lo[l]!; r < lo[l + 1]!; r++) margin[order[r]!]! += leaves[out + l]!;
@@ -336,8 +335,9 @@ export function fitBoostedTrees(
     const sum = new Float64Array(internal + leafCount);
     const count = new Float64Array(internal + leafCount);
     for (let l = 0; l < leafCount; l++) {
-      sum[internal + l] = leaves[out + l]! * leafN[l]!;
-      count[internal + l] = leafN[l]!;
+      // After the last level, leaf l's rows are order[lo[l] .. lo[l + 1]).
+      count[internal + l] = lo[l + 1]! - lo[l]!;
+      sum[internal + l] = leaves[out + l]! * count[internal + l]!;
     }
     for (let nd = internal - 1; nd >= 0; nd--) {
       sum[nd] = sum[2 * nd + 1]! + sum[2 * nd + 2]!;
